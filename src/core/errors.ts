@@ -1,0 +1,58 @@
+/**
+ * The one error base class. `code` is a stable string that scripts, the manifest and the exit-code
+ * map rely on; `retryable` tells the retry loop whether trying again can help.
+ */
+export type ErrorCode =
+  | 'USAGE' // bad flags / arguments
+  | 'CONFIG' // bad or missing configuration
+  | 'AUTH' // 401 / 403 from the API, bad key pair
+  | 'VALIDATION' // a file broke a pre-upload rule
+  | 'HTTP' // an HTTP status we do not retry (4xx)
+  | 'HTTP_RETRYABLE' // 408/409/429/5xx
+  | 'NETWORK' // reset, refused, timeout
+  | 'PROTOCOL' // the server answered something the contract does not allow
+  | 'REMOTE' // the server processed the item and reported failure
+  | 'NOT_FOUND' // e.g. bach 404 code 1203
+  | 'INTERRUPTED' // SIGINT / SIGTERM
+  | 'INTERNAL';
+
+export class BatchupError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  /** HTTP status, when the error came from a response. */
+  readonly status?: number;
+  /** Seconds the server asked us to wait (Retry-After), when it did. */
+  readonly retryAfter?: number;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { retryable?: boolean; status?: number; retryAfter?: number; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'BatchupError';
+    this.code = code;
+    this.retryable = opts.retryable ?? (code === 'HTTP_RETRYABLE' || code === 'NETWORK');
+    this.status = opts.status;
+    this.retryAfter = opts.retryAfter;
+  }
+}
+
+export const usageError = (message: string) => new BatchupError('USAGE', message);
+export const configError = (message: string) => new BatchupError('CONFIG', message);
+
+/** Wrap anything thrown into a BatchupError, keeping the original as `cause`. */
+export function toBatchupError(err: unknown): BatchupError {
+  if (err instanceof BatchupError) return err;
+  const e = err as NodeJS.ErrnoException | undefined;
+  const netCodes = new Set([
+    'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED',
+    'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+    'UND_ERR_CLOSED', 'UND_ERR_ABORTED',
+  ]);
+  const code = e?.code ?? (e?.cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code && netCodes.has(code)) {
+    return new BatchupError('NETWORK', `network error: ${code}`, { cause: err });
+  }
+  return new BatchupError('INTERNAL', e?.message ?? String(err), { cause: err });
+}

@@ -1,0 +1,53 @@
+/**
+ * The typed event stream from core to the renderers (TTY bars, plain lines, NDJSON).
+ * Field names are stable: `--json` prints these objects as they are, one per line.
+ */
+import type { Rejection } from './types.js';
+import type { ManifestEntry } from './manifest.js';
+
+export type UploadMode = 'sync' | 'async';
+
+export interface PlannedBatch {
+  /** Deterministic client-side batch id (sent as `batch_id`). */
+  batchId: string;
+  mode: UploadMode;
+  /** Why this mode was chosen, in words (printed by --dry-run). */
+  reason: string;
+  files: number;
+  /** Images this batch yields once ZIPs are expanded. */
+  images: number;
+  bytes: number;
+  sources: string[];
+}
+
+export type BatchupEvent =
+  | { type: 'scan'; candidates: number }
+  | { type: 'reject'; rejection: Rejection }
+  | { type: 'skip'; source: string; reason: string }
+  | { type: 'plan'; provider: string; batches: PlannedBatch[]; dryRun: boolean }
+  | { type: 'batch-start'; batchId: string; mode: UploadMode; files: number; bytes: number }
+  /** Bytes of one file sent so far within its batch request (fires as the body streams). */
+  | { type: 'file-progress'; batchId: string; source: string; sent: number; total: number }
+  | { type: 'batch-submitted'; batchId: string; mode: UploadMode; attempt: number }
+  | { type: 'retry'; batchId: string; attempt: number; delayMs: number; error: string; code: string }
+  | { type: 'poll'; batchId: string; status: string; processed: number; total: number }
+  | { type: 'result'; entry: ManifestEntry }
+  | { type: 'batch-done'; batchId: string; uploaded: number; failed: number }
+  | { type: 'batch-failed'; batchId: string; error: string; code: string }
+  | { type: 'manifest'; path: string }
+  | { type: 'summary'; summary: RunSummary };
+
+export interface RunSummary {
+  uploaded: number;
+  skipped: number;
+  rejected: number;
+  failed: number;
+  /** Bytes of file content sent (not counting encoding overhead). */
+  bytes: number;
+  durationMs: number;
+  manifestPath?: string;
+  interrupted: boolean;
+  dryRun: boolean;
+}
+
+export type Emit = (event: BatchupEvent) => void;

@@ -1,0 +1,86 @@
+/**
+ * The manifest: one JSON document of results, written atomically (temp file + fsync + rename) so
+ * a reader — or a crash — never sees half of it. Schema documented in the README; bump
+ * MANIFEST_VERSION on any incompatible change.
+ */
+import { mkdir, open, rename, readFile, unlink } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import type { RunSummary } from './events.js';
+import type { RejectRule } from './types.js';
+
+export const MANIFEST_VERSION = 1;
+
+export type EntryStatus = 'uploaded' | 'skipped' | 'rejected' | 'failed';
+
+export interface ManifestEntry {
+  /** Absolute path or URL as scanned; a ZIP entry is `<zip path>!/<entry path>`. */
+  source: string;
+  status: EntryStatus;
+  /** CDN URL when uploaded (or carried forward when skipped). */
+  url?: string;
+  /** A sentence naming the file and the rule or server error, when rejected or failed. */
+  error?: string;
+  /** Stable rule id when rejected (see RejectRule). */
+  rule?: RejectRule;
+  /** Stable error code when failed (see BatchupError codes). */
+  code?: string;
+  provider: string;
+  /** Remote name (bach image_name). */
+  name?: string;
+  size?: number;
+  sha256?: string;
+  mtimeMs?: number;
+  format?: string;
+  batchId?: string;
+  mode?: 'sync' | 'async';
+  /** Zero-based position in the batch's `files`/`images` array. */
+  index?: number;
+  /** ISO-8601 times. */
+  startedAt?: string;
+  finishedAt?: string;
+  /** When `url` stops working (ISO-8601). */
+  expiresAt?: string;
+}
+
+export interface Manifest {
+  version: number;
+  tool: 'batchup';
+  provider: string;
+  endpoint?: string;
+  createdAt: string;
+  updatedAt: string;
+  summary?: Omit<RunSummary, 'manifestPath'>;
+  entries: ManifestEntry[];
+}
+
+/** Write JSON atomically: a crash leaves either the old file or the new one, never a mix. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(JSON.stringify(value, null, 2) + '\n');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+export async function readManifest(path: string): Promise<Manifest> {
+  const data = JSON.parse(await readFile(path, 'utf8')) as Manifest;
+  if (typeof data !== 'object' || data === null || !Array.isArray(data.entries) || typeof data.version !== 'number') {
+    throw new Error(`${path}: not a batchup manifest (needs "version" and "entries")`);
+  }
+  return data;
+}
+
+/** Entries in a stable order: by source, ZIP entries right after their ZIP's position. */
+export function sortEntries(entries: ManifestEntry[]): ManifestEntry[] {
+  return [...entries].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+}

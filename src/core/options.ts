@@ -1,0 +1,58 @@
+/** Options of one upload run, as resolved by the CLI from flags > env > config file. */
+export type ModeChoice = 'auto' | 'sync' | 'async';
+
+export interface AuthOptions {
+  /** A ready bearer token. */
+  token?: string;
+  /** Key pair from which a short-lived HS256 JWT is minted (bach). */
+  accessKey?: string;
+  secretKey?: string;
+}
+
+export interface UploadOptions {
+  /** Files, folders or globs, as typed by the user. */
+  paths: string[];
+  /** File of URLs, one per line, `#` comments; '-' reads stdin. */
+  urlsFile?: string;
+  /** Previous manifests whose entries' sources become inputs again. */
+  fromManifests?: string[];
+  /** globby patterns, relative to each folder. */
+  include?: string[];
+  exclude?: string[];
+  /** A .gitignore-style file of patterns to leave out. */
+  ignoreFile?: string;
+  provider: string;
+  endpoint: string;
+  auth: AuthOptions;
+  manifestPath: string;
+  mode: ModeChoice;
+  /** Batches in flight at once. */
+  concurrency: number;
+  dryRun: boolean;
+  /** Custom batch id (a single batch) or prefix (`<prefix>-<n>` for several). */
+  batchId?: string;
+  /** image_name template: {name} {stem} {ext} {index} {dir} {sha8}. Default: the file name. */
+  nameTemplate?: string;
+  maxRetries: number;
+  /** Per-request timeout without progress. */
+  timeoutMs: number;
+  /** Stop polling a batch after this long. */
+  pollTimeoutMs: number;
+  /** First poll delay; grows with backoff up to pollMaxIntervalMs. */
+  pollIntervalMs: number;
+  pollMaxIntervalMs: number;
+  /** Working directory that relative paths resolve from. */
+  cwd: string;
+  /** Stdin for `--urls -`. */
+  stdin?: NodeJS.ReadableStream;
+}
+
+export const DEFAULTS = {
+  manifestPath: 'batchup-manifest.json',
+  concurrency: 4,
+  maxRetries: 6,
+  timeoutMs: 120_000,
+  pollTimeoutMs: 3_600_000,
+  pollIntervalMs: 500,
+  pollMaxIntervalMs: 5_000,
+} as const;

@@ -1,0 +1,103 @@
+/**
+ * Shared shapes of the pipeline: scan → validate → plan → transfer → poll → manifest.
+ * Core never imports CLI libraries; providers and the CLI import from here.
+ */
+
+/** What scan found: a file on disk or a URL. Nothing is read yet beyond stat. */
+export interface Candidate {
+  /** Absolute file path or URL, exactly as it will appear in the manifest. */
+  source: string;
+  kind: 'file' | 'url';
+  /** Absolute path (kind === 'file'). */
+  path?: string;
+  /** URL (kind === 'url'). */
+  url?: string;
+  /** Bytes on disk (kind === 'file'). */
+  size?: number;
+  mtimeMs?: number;
+  /** Position in the stable scan order. */
+  order: number;
+}
+
+/** An image inside an accepted ZIP: each becomes its own manifest entry. */
+export interface ZipImageEntry {
+  /** Path inside the archive, '/'-separated, never absolute, never containing '..'. */
+  path: string;
+  /** Uncompressed bytes. */
+  size: number;
+  /** Detected format (lower-case extension family: jpg, png, …). */
+  format: string;
+}
+
+/** A candidate that passed validation and can be planned. */
+export interface Item {
+  source: string;
+  kind: 'file' | 'url';
+  path?: string;
+  url?: string;
+  order: number;
+  /** Remote name (image_name): file name, or from a naming template. */
+  name: string;
+  /** Bytes; unknown (undefined) for URLs until the server fetches them. */
+  size?: number;
+  mtimeMs?: number;
+  /** Detected format, e.g. 'jpg', 'png', 'svg', 'zip'. Undefined for URLs (not fetched). */
+  format?: string;
+  /** sha256 hex of the content, computed while the bytes stream (filled by transfer). */
+  sha256?: string;
+  /** Accepted images inside a ZIP (format === 'zip'). */
+  zipEntries?: ZipImageEntry[];
+  /** Entries of a ZIP that were skipped (not images, junk like __MACOSX), with why. */
+  zipSkipped?: { path: string; reason: string }[];
+  /** Image dimensions, when the header gave them. */
+  width?: number;
+  height?: number;
+}
+
+/** Stable rule identifiers for rejections; the manifest and tests key on them. */
+export type RejectRule =
+  | 'empty-file'
+  | 'too-large'
+  | 'unsupported-type'
+  | 'disguised'
+  | 'corrupt'
+  | 'image-bomb'
+  | 'unsafe-svg'
+  | 'unsafe-zip'
+  | 'zip-bomb'
+  | 'encrypted-zip'
+  | 'nested-zip'
+  | 'empty-zip'
+  | 'unreadable'
+  | 'bad-url';
+
+export interface Rejection {
+  source: string;
+  rule: RejectRule;
+  /** A sentence naming the file and the rule, e.g. "photo.jpg: content is PDF, not JPEG (disguised)". */
+  message: string;
+  size?: number;
+  mtimeMs?: number;
+}
+
+export type ValidationResult = { ok: true; item: Item } | { ok: false; rejection: Rejection };
+
+/** What a provider accepts; validation is driven entirely by this. */
+export interface ValidationPolicy {
+  /** Allowed formats (canonical names: jpg, png, gif, bmp, webp, svg, ico, tiff, zip, mp4, …). */
+  formats: ReadonlySet<string>;
+  /** Allowed file extensions (lower-case, no dot) → canonical format they must contain. */
+  extensions: ReadonlyMap<string, string>;
+  /** Max bytes of one file (for ZIPs: of each image entry). */
+  maxFileSize: number;
+  /** Max pixels (width × height) from the header; image bombs above it. */
+  maxPixels: number;
+  /** Max animation frames (GIF/APNG/WebP) before it is an image bomb. */
+  maxFrames: number;
+  zip: {
+    maxEntries: number;
+    maxTotalUncompressed: number;
+    /** Max uncompressed/compressed ratio of one entry (zip-bomb guard). */
+    maxRatio: number;
+  };
+}
