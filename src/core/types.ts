@@ -99,5 +99,9 @@ export interface ValidationPolicy {
     maxTotalUncompressed: number;
     /** Max uncompressed/compressed ratio of one entry (zip-bomb guard). */
     maxRatio: number;
+    /** Entries smaller than this (uncompressed) are exempt from the ratio check. Default 1 MiB. */
+    ratioMinBytes?: number;
+    /** Max bytes of the ZIP file itself. Default: maxFileSize. */
+    maxArchiveSize?: number;
   };
 }

@@ -15,7 +15,10 @@ export const PATHS = {
 export const LIMITS = {
   minFiles: 1,
   maxFiles: 300,
-  /** 10 MB, as the vendor counts it: 10 × 1024 × 1024. */
+  /**
+   * 10 MB, as the vendor counts it: 10 × 1024 × 1024. ASSUMED: applies to every `files` entry
+   * (ZIP archives included), to each ZIP entry, to decoded Base64 and to URL downloads.
+   */
   maxFileSize: 10 * 1024 * 1024,
   /** The vendor recommends the sync path below 50 images or 10 ZIP files. */
   syncMaxImages: 50,
@@ -81,7 +84,45 @@ export const MESSAGES = {
   batchExists: (id: string) => `Batch ID '${id}' already exists.`,
   /** ASSUMED text. */
   unauthorized: 'Unauthorized: missing or invalid token.',
+  /** ASSUMED: an async item with neither or both of image_url / image_base64. `position` is 1-based. */
+  imageSource: (position: number, name: string) =>
+    `The ${ordinal(position)} image '${name}' must have exactly one of image_url or image_base64.`,
+  /** ASSUMED: an async item whose image_base64 is not valid Base64 (a `data:` prefix is not accepted). */
+  invalidBase64: (position: number, name: string) =>
+    `The ${ordinal(position)} image '${name}' image_base64 is not valid Base64.`,
+  /** ASSUMED: a body that is not the documented JSON / multipart shape. */
+  invalidBody: (detail: string) => `Invalid request body: ${detail}.`,
+  /** ASSUMED: a ZIP in `files` that cannot be read; fails as one result at the ZIP's index. */
+  badZip: (position: number, name: string) =>
+    `The ${ordinal(position)} file '${name}' is not a valid ZIP archive.`,
+  /** ASSUMED: a readable ZIP with no image entries; fails as one result at the ZIP's index. */
+  zipEmpty: (position: number, name: string) =>
+    `The ${ordinal(position)} file '${name}' contains no supported images.`,
+  /** ASSUMED: one ZIP entry that cannot be extracted (corrupt, encrypted); fails on its own. */
+  zipEntryFailed: (position: number, imageName: string) =>
+    `The image '${imageName}' in the ${ordinal(position)} file could not be extracted.`,
 } as const;
+
+/**
+ * ASSUMED: which ZIP entries count as images: a supported image extension (ZIP excluded), not a
+ * directory, and not macOS resource-fork metadata (`__MACOSX/…`, `._name`).
+ */
+export const isZipImageEntry = (entryPath: string): boolean => {
+  if (entryPath.endsWith('/')) return false;
+  const parts = entryPath.split('/');
+  if (parts[0] === '__MACOSX') return false;
+  const base = parts[parts.length - 1] ?? '';
+  if (base.startsWith('._')) return false;
+  const ext = extensionOf(base);
+  return ext !== 'zip' && (ALLOWED_EXTENSIONS as readonly string[]).includes(ext);
+};
+
+/** Lower-case extension after the last dot of a file name's last segment ('' when none). */
+export const extensionOf = (name: string): string => {
+  const base = name.slice(name.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  return dot < 0 ? '' : base.slice(dot + 1).toLowerCase();
+};
 
 /**
  * ASSUMED: a ZIP's images are named `<zip name>/<entry path>`, where `<zip name>` is the

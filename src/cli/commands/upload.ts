@@ -1,0 +1,233 @@
+/**
+ * `batchup upload [paths...]`: resolve settings (flags > env > config > defaults), optionally start
+ * an in-process sandbox, run the pipeline with a renderer attached, and map the outcome to an exit
+ * code.
+ *
+ * --sandbox: a sandbox server starts on a free loopback port; the endpoint points at it and, when
+ * no credentials are configured, a random throwaway token is used (and accepted by the sandbox).
+ * Its data lives in a fresh temp dir (the sandbox's default) that is removed when the run ends — the
+ * sandbox dies with the process, so its result URLs only download while it runs anyway. For URLs
+ * that keep working, run `batchup serve --data DIR` in another terminal and pass its endpoint.
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { toBatchupError, usageError } from '../../core/errors.js';
+import type { BatchupEvent, RunSummary } from '../../core/events.js';
+import { DEFAULTS, type AuthOptions, type UploadOptions } from '../../core/options.js';
+import {
+  hasCredentials,
+  missingCredentialsError,
+  missingEndpointError,
+  parseIntInRange,
+  parsePositiveNumber,
+  resolveSettings,
+  validateValue,
+  type ResolvedSettings,
+} from '../config.js';
+import { EXIT, exitCodeForError, exitCodeForSummary } from '../exit-codes.js';
+import type { CliContext } from '../main.js';
+import { hintFor } from '../main.js';
+import { addSecret } from '../redact.js';
+import { createRenderer } from '../render/index.js';
+
+export interface UploadFlags {
+  urls?: string;
+  fromManifest?: string[];
+  include?: string[];
+  exclude?: string[];
+  ignoreFile?: string;
+  provider?: string;
+  endpoint?: string;
+  tokenFile?: string;
+  manifest?: string;
+  sandbox?: boolean;
+  dryRun?: boolean;
+  mode?: string;
+  concurrency?: string;
+  batchId?: string;
+  nameTemplate?: string;
+  maxRetries?: string;
+  timeout?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  progress?: boolean;
+}
+
+export const MAX_RETRIES_LIMIT = 100;
+export const MAX_TIMEOUT_SECONDS = 86_400;
+
+/** Flag checks that need no I/O (numbers, enums, combinations). Throws USAGE errors. */
+export function checkUploadFlags(paths: string[], f: UploadFlags): { maxRetries: number; timeoutMs: number } {
+  if (paths.length === 0 && !f.urls && !(f.fromManifest && f.fromManifest.length)) {
+    throw usageError('nothing to upload: give PATHS, --urls FILE or --from-manifest FILE');
+  }
+  if (f.sandbox && f.endpoint) {
+    throw usageError('--sandbox and --endpoint cannot be combined (--sandbox sets the endpoint)');
+  }
+  if (f.mode !== undefined) validateValue('mode', f.mode, '--mode', 'usage');
+  if (f.concurrency !== undefined) validateValue('concurrency', f.concurrency, '--concurrency', 'usage');
+  if (f.endpoint !== undefined) validateValue('endpoint', f.endpoint, '--endpoint', 'usage');
+  if (f.provider !== undefined) validateValue('provider', f.provider, '--provider', 'usage');
+  if (f.batchId !== undefined && !/^[A-Za-z0-9._-]{1,128}$/.test(f.batchId)) {
+    throw usageError(`--batch-id must be 1-128 letters, digits, '.', '_' or '-', got "${f.batchId}"`);
+  }
+  if (f.nameTemplate !== undefined && f.nameTemplate.trim() === '') throw usageError('--name-template is empty');
+  const maxRetries =
+    f.maxRetries === undefined ? DEFAULTS.maxRetries : parseIntInRange(f.maxRetries, 0, MAX_RETRIES_LIMIT, '--max-retries');
+  const timeoutMs =
+    f.timeout === undefined
+      ? DEFAULTS.timeoutMs
+      : Math.round(parsePositiveNumber(f.timeout, '--timeout (seconds)', { max: MAX_TIMEOUT_SECONDS }) * 1000);
+  if (f.urls === '-' && f.fromManifest?.includes('-')) throw usageError("only one input can read stdin ('-')");
+  return { maxRetries, timeoutMs };
+}
+
+/** Endpoint the sandbox serves a provider at (see /work/shared/protocols/README.md). */
+export function sandboxEndpoint(provider: string, sb: { url: string; bachEndpoint: string }): string {
+  const origin = sb.url.replace(/\/+$/, '');
+  if (provider === 'bach') return sb.bachEndpoint;
+  if (provider === 'aihub') return `${origin}/api`;
+  return origin;
+}
+
+function isLoopback(endpoint: string): boolean {
+  try {
+    const h = new URL(endpoint).hostname;
+    return h === 'localhost' || h === '::1' || h === '[::1]' || h.startsWith('127.');
+  } catch {
+    return false;
+  }
+}
+
+export async function runUploadCommand(paths: string[], flags: UploadFlags, ctx: CliContext): Promise<number> {
+  const renderer = createRenderer(
+    { json: flags.json, quiet: flags.quiet, verbose: flags.verbose, progress: flags.progress },
+    { stdout: ctx.stdout, stderr: ctx.stderr },
+    ctx.env,
+  );
+  ctx.announce = (line) => renderer.notice(line);
+  ctx.onForceExit(() => renderer.close());
+
+  const fail = (err: unknown): number => {
+    const e = toBatchupError(err);
+    const code = ctx.signal.aborted && e.code !== 'AUTH' ? EXIT.INTERRUPTED : exitCodeForError(e);
+    renderer.close();
+    const hint = hintFor(e);
+    renderer.error({ code: e.code, message: hint ? `${e.message}\n  ${hint}` : e.message }, code);
+    if (e.code === 'INTERNAL' && ctx.verbose) {
+      const stack = (e.cause instanceof Error ? e.cause.stack : undefined) ?? e.stack;
+      if (stack) ctx.stderr.write(stack + '\n');
+    }
+    ctx.errorShown = true;
+    return code;
+  };
+
+  let sandbox: { url: string; bachEndpoint: string; dataDir: string; close(): Promise<void> } | undefined;
+  let lastSummary: RunSummary | undefined;
+  const stats = { plannedFiles: 0, authFailures: 0 };
+
+  try {
+    const { maxRetries, timeoutMs } = checkUploadFlags(paths, flags);
+    const { providerNames, getProvider } = await import('../../providers/registry.js');
+    const settings: ResolvedSettings = await resolveSettings(
+      {
+        provider: flags.provider,
+        endpoint: flags.endpoint,
+        tokenFile: flags.tokenFile,
+        manifest: flags.manifest,
+        concurrency: flags.concurrency,
+        mode: flags.mode,
+      },
+      { env: ctx.env },
+    );
+    addSecret(settings.auth.token);
+    addSecret(settings.auth.secretKey);
+    for (const w of settings.warnings) renderer.warn(w);
+
+    if (!providerNames().includes(settings.provider)) {
+      throw usageError(`unknown provider '${settings.provider}' (known: ${providerNames().join(', ')})`);
+    }
+    const provider = getProvider(settings.provider);
+
+    let endpoint = settings.endpoint;
+    let auth: AuthOptions = settings.auth;
+    const dryRun = Boolean(flags.dryRun);
+
+    if (flags.sandbox && !dryRun) {
+      if (!hasCredentials(auth)) {
+        auth = { token: `sandbox-${randomBytes(16).toString('hex')}` };
+        addSecret(auth.token);
+      }
+      const { startSandbox } = await import('../../sandbox/index.js');
+      sandbox = await startSandbox({
+        host: '127.0.0.1',
+        port: 0,
+        token: auth.token,
+        accessKey: auth.accessKey,
+        secretKey: auth.secretKey,
+      });
+      endpoint = sandboxEndpoint(settings.provider, sandbox);
+      renderer.info(`sandbox: ${endpoint} (data in ${sandbox.dataDir}, removed at exit)`);
+    } else if (!dryRun) {
+      endpoint ??= provider.defaultEndpoint || undefined;
+      if (!endpoint) throw missingEndpointError(settings.provider);
+      if (!hasCredentials(auth)) throw missingCredentialsError(settings.provider);
+      if (!isLoopback(endpoint) && endpoint.startsWith('http:')) {
+        renderer.warn(`endpoint ${endpoint} is plain http: credentials and files travel unencrypted`);
+      }
+    }
+
+    const opts: UploadOptions = {
+      paths,
+      urlsFile: flags.urls,
+      fromManifests: flags.fromManifest,
+      include: flags.include,
+      exclude: flags.exclude,
+      ignoreFile: flags.ignoreFile,
+      provider: settings.provider,
+      endpoint: endpoint ?? provider.defaultEndpoint ?? '',
+      auth,
+      manifestPath: resolve(ctx.cwd, settings.manifestPath),
+      mode: settings.mode,
+      concurrency: settings.concurrency,
+      dryRun,
+      batchId: flags.batchId,
+      nameTemplate: flags.nameTemplate,
+      maxRetries,
+      timeoutMs,
+      pollTimeoutMs: DEFAULTS.pollTimeoutMs,
+      pollIntervalMs: DEFAULTS.pollIntervalMs,
+      pollMaxIntervalMs: DEFAULTS.pollMaxIntervalMs,
+      cwd: ctx.cwd,
+      stdin: flags.urls === '-' || flags.fromManifest?.includes('-') ? ctx.stdin : undefined,
+    };
+
+    const emit = (e: BatchupEvent) => {
+      if (e.type === 'summary') lastSummary = e.summary;
+      if (e.type === 'plan') stats.plannedFiles = e.batches.reduce((n, b) => n + b.files, 0);
+      if ((e.type === 'batch-failed' && e.code === 'AUTH') || (e.type === 'result' && e.entry.code === 'AUTH')) {
+        stats.authFailures++;
+      }
+      try {
+        renderer.event(e);
+      } catch {
+        // A rendering bug must never break an upload.
+      }
+    };
+
+    renderer.start();
+    const { runUpload } = await import('../../core/pipeline.js');
+    const summary = await runUpload(opts, emit, ctx.signal);
+    renderer.finish(summary);
+    return exitCodeForSummary(summary, stats);
+  } catch (err) {
+    // A whole-run failure after the pipeline already summarised: show the summary, then the error.
+    if (lastSummary && renderer.kind !== 'json') renderer.finish(lastSummary);
+    return fail(err);
+  } finally {
+    renderer.close();
+    if (sandbox) await sandbox.close().catch(() => {});
+  }
+}
+

@@ -1,0 +1,265 @@
+/**
+ * The CLI entry: builds the commander program, loads each command lazily, maps every error to an
+ * exit code (src/cli/exit-codes.ts) and returns it — bin/batchup.js sets process.exitCode.
+ *
+ * The only process.exit in the code base is the second-Ctrl-C path below: the first SIGINT/SIGTERM
+ * aborts the run gracefully (in-flight work stops, the manifest is written), a second one exits at
+ * once with the interrupted code.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { BatchupError, toBatchupError } from '../core/errors.js';
+import { EXIT, EXIT_CODE_HELP, exitCodeForError } from './exit-codes.js';
+import { redact } from './redact.js';
+import type { OutStream } from './render/types.js';
+
+export interface CliIO {
+  stdout: OutStream & NodeJS.WritableStream;
+  stderr: OutStream & NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+/** What every command receives. */
+export interface CliContext extends CliIO {
+  /** Aborted by the first SIGINT/SIGTERM (only for commands that install signal handling). */
+  signal: AbortSignal;
+  /** How the first signal is announced; a command with bars on screen replaces it. */
+  announce: (line: string) => void;
+  /** Run before the forced exit of a second signal (stop bars, restore the cursor). Sync only. */
+  onForceExit: (fn: () => void) => void;
+  /** Set by a command once it knows --json is on: errors then also go to stdout as an event. */
+  json: boolean;
+  verbose: boolean;
+  /** Set once a command has already shown the error (e.g. through its renderer). */
+  errorShown: boolean;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<number> {
+  const base: CliIO = {
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    stdin: io.stdin ?? process.stdin,
+    env: io.env ?? process.env,
+    cwd: io.cwd ?? process.cwd(),
+  };
+  const controller = new AbortController();
+  const forceExitHooks: (() => void)[] = [];
+  const ctx: CliContext = {
+    ...base,
+    signal: controller.signal,
+    announce: (line) => base.stderr.write(redact(line) + '\n'),
+    onForceExit: (fn) => forceExitHooks.push(fn),
+    json: false,
+    verbose: false,
+    errorShown: false,
+  };
+
+  let exitCode: number = EXIT.OK;
+  let removeSignals: (() => void) | undefined;
+
+  /** First signal: graceful abort. Second: exit now. */
+  const installSignals = () => {
+    if (removeSignals) return;
+    let count = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      count++;
+      if (count === 1) {
+        controller.abort(new BatchupError('INTERRUPTED', `interrupted by ${sig}`));
+        try {
+          ctx.announce('interrupting… (press Ctrl-C again to exit now)');
+        } catch {
+          /* never let the announcement stop the abort */
+        }
+        return;
+      }
+      for (const fn of forceExitHooks) {
+        try {
+          fn();
+        } catch {
+          /* exiting anyway */
+        }
+      }
+      process.exit(EXIT.INTERRUPTED);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    removeSignals = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+  };
+
+  const program = buildProgram(ctx, {
+    setExit: (code) => {
+      exitCode = code;
+    },
+    installSignals,
+  });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has already printed its message (or the help/version text).
+      exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    } else {
+      exitCode = exitCodeForError(err);
+      if (!ctx.errorShown) reportError(err, ctx, exitCode);
+    }
+  } finally {
+    removeSignals?.();
+  }
+  return exitCode;
+}
+
+/** Print a whole-run error: human line on stderr, plus an `error` event on stdout with --json. */
+export function reportError(err: unknown, ctx: Pick<CliContext, 'stdout' | 'stderr' | 'json' | 'verbose'>, exitCode: number): void {
+  const e = toBatchupError(err);
+  const label = e.code === 'INTERNAL' ? 'internal error' : 'error';
+  if (ctx.json) {
+    ctx.stdout.write(redact(JSON.stringify({ type: 'error', code: e.code, message: e.message, exitCode })) + '\n');
+  }
+  let text = `${label}: ${e.message}`;
+  const hint = hintFor(e);
+  if (hint) text += `\n  ${hint}`;
+  if (ctx.verbose || e.code === 'INTERNAL') {
+    const stack = (e.cause instanceof Error ? e.cause.stack : undefined) ?? e.stack;
+    if (ctx.verbose && stack) text += `\n${stack}`;
+    if (e.code === 'INTERNAL' && !ctx.verbose) text += '\n  (run with --verbose for the stack trace)';
+  }
+  ctx.stderr.write(redact(text) + '\n');
+}
+
+export function hintFor(e: BatchupError): string | undefined {
+  switch (e.code) {
+    case 'AUTH':
+      return 'check the token (BATCHUP_TOKEN, `batchup config set token -`, --token-file) or the key pair, and the endpoint';
+    case 'USAGE':
+      return 'see `batchup --help`';
+    default:
+      return undefined;
+  }
+}
+
+interface ProgramHooks {
+  setExit: (code: number) => void;
+  installSignals: () => void;
+}
+
+export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
+  const program = new Command();
+  program
+    .name('batchup')
+    .description('Move batches of media to the APIs that consume them: scan, validate, plan, upload, poll, manifest.')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void ctx.stdout.write(s),
+      writeErr: (s) => void ctx.stderr.write(s),
+    })
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `\n${EXIT_CODE_HELP}\n`);
+
+  // ------------------------------------------------------------------------------------ upload
+  program
+    .command('upload')
+    .description('upload files, folders, globs, URL lists or a previous manifest\'s sources')
+    .argument('[paths...]', 'files, folders or globs')
+    .option('--urls <file>', "file of URLs, one per line ('-' reads stdin)")
+    .option('--from-manifest <file>', 'take the sources of a previous manifest (repeatable)', collect)
+    .option('--include <glob>', 'only files matching (repeatable)', collect)
+    .option('--exclude <glob>', 'leave out files matching (repeatable)', collect)
+    .option('--ignore-file <file>', 'a .gitignore-style file of patterns to leave out')
+    .option('--provider <name>', 'provider (env BATCHUP_PROVIDER; default bach)')
+    .option('--endpoint <url>', 'API base URL (env BATCHUP_ENDPOINT; e.g. https://api-gen-na.bach.art/api/vdr)')
+    .option('--token-file <file>', 'read the API token from this file (mode 0600)')
+    .option('--manifest <path>', 'where to write the manifest (env BATCHUP_MANIFEST; default batchup-manifest.json)')
+    .option('--sandbox', 'run against an in-process sandbox server (offline demo)')
+    .option('--dry-run', 'scan, validate and plan only; send nothing')
+    .addOption(new Option('--mode <mode>', 'upload mode (env BATCHUP_MODE; default auto)').choices(['auto', 'sync', 'async']))
+    .option('--concurrency <n>', 'batches in flight at once (env BATCHUP_CONCURRENCY; default 4)')
+    .option('--batch-id <id>', 'batch id (one batch) or prefix (several)')
+    .option('--name-template <template>', 'remote name: {name} {stem} {ext} {index} {dir} {sha8}')
+    .option('--max-retries <n>', 'retries per request (default 6)')
+    .option('--timeout <seconds>', 'per-request timeout without progress (default 120)')
+    .option('--json', 'NDJSON events on stdout')
+    .addOption(new Option('-q, --quiet', 'only errors and the final summary').conflicts('verbose'))
+    .option('-v, --verbose', 'also retries and per-file successes')
+    .option('--no-progress', 'no progress bars or progress lines')
+    .action(async (paths: string[], opts: Record<string, unknown>) => {
+      ctx.json = Boolean(opts.json);
+      ctx.verbose = Boolean(opts.verbose);
+      hooks.installSignals();
+      const { runUploadCommand } = await import('./commands/upload.js');
+      hooks.setExit(await runUploadCommand(paths, opts, ctx));
+    });
+
+  // ------------------------------------------------------------------------------------- serve
+  program
+    .command('serve')
+    .description('run the sandbox server (all five protocols on one port) until Ctrl-C')
+    .option('--port <n>', 'port (0 = any free port)', '0')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--data <dir>', 'folder for stored uploads')
+    .option('--fault-rate <r>', 'fraction of requests that fail (0..1)')
+    .option('--faults <kinds>', 'comma list of 500,503,429,reset,slow,lost')
+    .option('--seed <n>', 'seed for deterministic faults')
+    .option('--retry-after <seconds>', 'Retry-After for injected 429/503')
+    .option('--slow-ms <ms>', 'delay of a "slow" fault')
+    .option('--process-ms <ms>', 'server processing time per image (async jobs)')
+    .option('--access-key <key>', 'accepted access key (env BATCHUP_ACCESS_KEY)')
+    .option('--secret-key <secret>', 'accepted secret key (env BATCHUP_SECRET_KEY)')
+    .option('--token <token>', 'accepted bearer token (env BATCHUP_TOKEN)')
+    .option('-v, --verbose', 'log requests')
+    .action(async (opts: Record<string, unknown>) => {
+      ctx.verbose = Boolean(opts.verbose);
+      hooks.installSignals();
+      const { runServeCommand } = await import('./commands/serve.js');
+      hooks.setExit(await runServeCommand(opts, ctx));
+    });
+
+  // ------------------------------------------------------------------------------------ config
+  const config = program
+    .command('config')
+    .description('read and write settings (file mode 0600; env BATCHUP_CONFIG_DIR moves it)');
+  const load = () => import('./commands/config.js');
+  config
+    .command('set')
+    .description("set a key ('-' as the value reads it from stdin, keeping secrets out of shell history)")
+    .argument('<key>', 'endpoint, provider, token, access-key, secret-key, concurrency, mode, manifest')
+    .argument('<value>', "the value, or '-' for stdin")
+    .action(async (key: string, value: string) => hooks.setExit(await (await load()).configSet(key, value, ctx)));
+  config
+    .command('get')
+    .description('print a key (secrets masked)')
+    .argument('<key>')
+    .action(async (key: string) => hooks.setExit(await (await load()).configGet(key, ctx)));
+  config
+    .command('list')
+    .description('print every key that is set (secrets masked), and which env vars override them')
+    .action(async () => hooks.setExit(await (await load()).configList(ctx)));
+  config
+    .command('unset')
+    .description('remove a key')
+    .argument('<key>')
+    .action(async (key: string) => hooks.setExit(await (await load()).configUnset(key, ctx)));
+  config
+    .command('path')
+    .description('print the config file path')
+    .action(async () => hooks.setExit(await (await load()).configPath(ctx)));
+
+  return program;
+}

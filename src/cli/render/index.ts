@@ -1,0 +1,58 @@
+/**
+ * Picks a renderer:
+ *   --json                                   → json  (NDJSON events on stdout, nothing else there)
+ *   --quiet, --no-progress, stderr not a TTY,
+ *   or TERM=dumb                             → plain (lines on stderr; no progress with --quiet
+ *                                              or --no-progress)
+ *   otherwise                                → tty   (bars + spinner on stderr)
+ * Colour only on a TTY without NO_COLOR.
+ */
+import { colorEnabled } from './format.js';
+import { JsonRenderer } from './json.js';
+import { PlainRenderer } from './plain.js';
+import { TtyRenderer } from './tty.js';
+import type { RenderIO, Renderer } from './types.js';
+
+export type { Renderer, RenderIO, RenderOptions, OutStream } from './types.js';
+export { formatSummary, formatBytes, formatDuration } from './format.js';
+
+export interface OutputFlags {
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  /** commander's `--no-progress` → progress: false */
+  progress?: boolean;
+}
+
+export type RendererKind = Renderer['kind'];
+
+export function pickRendererKind(flags: OutputFlags, stderr: { isTTY?: boolean }, env: NodeJS.ProcessEnv): RendererKind {
+  if (flags.json) return 'json';
+  if (flags.quiet || flags.progress === false) return 'plain';
+  if (stderr.isTTY !== true || env.TERM === 'dumb') return 'plain';
+  return 'tty';
+}
+
+export function createRenderer(
+  flags: OutputFlags,
+  io: RenderIO,
+  env: NodeJS.ProcessEnv = process.env,
+  extra: { now?: () => number; timer?: boolean } = {},
+): Renderer {
+  const kind = pickRendererKind(flags, io.stderr, env);
+  const opts = {
+    quiet: Boolean(flags.quiet),
+    verbose: Boolean(flags.verbose) && !flags.quiet,
+    progress: flags.progress !== false && !flags.quiet,
+    color: colorEnabled(io.stderr, env),
+    ...extra,
+  };
+  switch (kind) {
+    case 'json':
+      return new JsonRenderer(io, opts);
+    case 'tty':
+      return new TtyRenderer(io, opts);
+    default:
+      return new PlainRenderer(io, opts);
+  }
+}

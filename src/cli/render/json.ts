@@ -1,0 +1,67 @@
+/**
+ * --json renderer: every core event, as is, one JSON object per line on stdout (NDJSON).
+ * Nothing else is ever written to stdout. A whole-run failure adds one more object,
+ * `{"type":"error","code":"AUTH","message":"…","exitCode":5}`, before the process exits. Human
+ * warnings and errors still go to stderr — including one line per rejected/failed file, which
+ * always reaches stderr whatever the output mode.
+ */
+import type { BatchupEvent, RunSummary } from '../../core/events.js';
+import { redact } from '../redact.js';
+import { makePaint } from './format.js';
+import { describeEvent } from './plain.js';
+import type { RenderIO, RenderOptions, Renderer } from './types.js';
+
+/** The extra event type the CLI adds to core's stream. */
+export interface ErrorEvent {
+  type: 'error';
+  code: string;
+  message: string;
+  exitCode: number;
+}
+
+export function toNdjsonLine(event: BatchupEvent | ErrorEvent): string {
+  return redact(JSON.stringify(event)) + '\n';
+}
+
+export class JsonRenderer implements Renderer {
+  readonly kind = 'json' as const;
+  readonly #io: RenderIO;
+  readonly #opts: RenderOptions;
+  readonly #seen = new Set<string>();
+  readonly #paint = makePaint(false);
+
+  constructor(io: RenderIO, opts: RenderOptions) {
+    this.#io = io;
+    this.#opts = opts;
+  }
+
+  start(): void {}
+
+  event(e: BatchupEvent): void {
+    this.#io.stdout.write(toNdjsonLine(e));
+    for (const line of describeEvent(e, this.#paint, this.#seen)) {
+      if (line.level === 'error') this.#io.stderr.write(redact(line.text) + '\n');
+    }
+  }
+
+  info(message: string): void {
+    if (this.#opts.verbose) this.#io.stderr.write(redact(message) + '\n');
+  }
+
+  notice(message: string): void {
+    this.#io.stderr.write(redact(message) + '\n');
+  }
+
+  warn(message: string): void {
+    this.#io.stderr.write(redact(`warning: ${message}`) + '\n');
+  }
+
+  error(err: { code: string; message: string }, exitCode: number): void {
+    this.#io.stdout.write(toNdjsonLine({ type: 'error', code: err.code, message: err.message, exitCode }));
+    this.#io.stderr.write(redact(`error: ${err.message}`) + '\n');
+  }
+
+  finish(_summary: RunSummary): void {}
+
+  close(): void {}
+}

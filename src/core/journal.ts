@@ -1,0 +1,220 @@
+/**
+ * The journal: an append-only JSON-lines record of every step of a run, so a rerun resumes where
+ * a crash (kill -9, a CI timeout, a dropped network) left off and an unchanged file is never sent
+ * twice. Commit points (a batch about to be submitted, a batch's results) are fsync'd before the
+ * run goes on. The manifest is generated from the state folded out of it.
+ *
+ * Records (`t` = type):
+ *   file     {source, size, mtimeMs, sha256}             content fingerprint (from a full read)
+ *   batch    {batchId, mode, sources[]}                  about to submit these, under this id
+ *   entries  {batchId, entries[]}                        final per-image results of a batch
+ *   forget   {sources[]}                                 drop these (pruned, or forced re-upload)
+ *   kv       {key, value}                                provider session state (upload ids, parts)
+ *   gen      {source, n}                                 times a source was batched (compacted form)
+ *
+ * A lock file (pid, host, start time) keeps two runs off the same state; a lock whose process is
+ * gone (same host) is stale and taken over.
+ */
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { BatchupError } from './errors.js';
+import type { ManifestEntry } from './manifest.js';
+
+export type JournalRecord =
+  | { t: 'file'; source: string; size: number; mtimeMs: number; sha256: string }
+  | { t: 'batch'; batchId: string; mode: 'sync' | 'async'; sources: string[] }
+  | { t: 'entries'; batchId: string; entries: ManifestEntry[] }
+  | { t: 'forget'; sources: string[] }
+  | { t: 'kv'; key: string; value: unknown }
+  | { t: 'gen'; source: string; n: number };
+
+export interface PendingBatch {
+  batchId: string;
+  mode: 'sync' | 'async';
+  sources: string[];
+}
+
+/** State folded from the records. Keys are input sources (ZIP entries grouped under their ZIP). */
+export interface JournalState {
+  files: Map<string, { size: number; mtimeMs: number; sha256: string }>;
+  /** Latest final entries per input source. */
+  entries: Map<string, ManifestEntry[]>;
+  /** Batches announced but without results: on resume they are polled, not resubmitted. */
+  pending: Map<string, PendingBatch>;
+  /** How many times each source has been put in a batch (salts derived batch ids). */
+  generations: Map<string, number>;
+  kv: Map<string, unknown>;
+}
+
+const inputOf = (source: string) => {
+  const i = source.indexOf('!/');
+  return i < 0 ? source : source.slice(0, i);
+};
+
+export function emptyState(): JournalState {
+  return { files: new Map(), entries: new Map(), pending: new Map(), generations: new Map(), kv: new Map() };
+}
+
+export function fold(state: JournalState, r: JournalRecord): void {
+  switch (r.t) {
+    case 'file':
+      state.files.set(r.source, { size: r.size, mtimeMs: r.mtimeMs, sha256: r.sha256 });
+      break;
+    case 'batch':
+      state.pending.set(r.batchId, { batchId: r.batchId, mode: r.mode, sources: r.sources });
+      for (const s of r.sources) state.generations.set(s, (state.generations.get(s) ?? 0) + 1);
+      break;
+    case 'entries': {
+      state.pending.delete(r.batchId);
+      const grouped = new Map<string, ManifestEntry[]>();
+      for (const e of r.entries) grouped.set(inputOf(e.source), [...(grouped.get(inputOf(e.source)) ?? []), e]);
+      for (const [k, v] of grouped) state.entries.set(k, v);
+      break;
+    }
+    case 'forget':
+      for (const s of r.sources) {
+        state.entries.delete(s);
+        state.files.delete(s);
+      }
+      break;
+    case 'gen':
+      state.generations.set(r.source, r.n);
+      break;
+    case 'kv':
+      if (r.value === null) state.kv.delete(r.key);
+      else state.kv.set(r.key, r.value);
+      break;
+  }
+}
+
+/** Parse journal text; a torn last line (a crash mid-write) is ignored, as it was never committed. */
+export function parseJournal(text: string): JournalRecord[] {
+  const out: JournalRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line) as JournalRecord);
+    } catch {
+      /* torn write */
+    }
+  }
+  return out;
+}
+
+export class Journal {
+  readonly state: JournalState;
+  private fd: number;
+  private closed = false;
+
+  private constructor(readonly dir: string, state: JournalState, fd: number) {
+    this.state = state;
+    this.fd = fd;
+  }
+
+  static async open(dir: string): Promise<Journal> {
+    await mkdir(dir, { recursive: true });
+    await acquireLock(dir);
+    const file = join(dir, 'journal.jsonl');
+    const state = emptyState();
+    const text = await readFile(file, 'utf8').catch(() => '');
+    for (const r of parseJournal(text)) fold(state, r);
+    // Compact: rewrite the folded state so the journal does not grow without bound across runs.
+    await writeSnapshot(file, state);
+    const fd = openSync(file, 'a');
+    return new Journal(dir, state, fd);
+  }
+
+  /** Append a record; `commit` forces it to disk before returning (a commit point). */
+  append(r: JournalRecord, commit = false): void {
+    if (this.closed) return;
+    writeSync(this.fd, JSON.stringify(r) + '\n');
+    if (commit) fsyncSync(this.fd);
+    fold(this.state, r);
+  }
+
+  kvGet<T>(key: string): T | undefined {
+    return this.state.kv.get(key) as T | undefined;
+  }
+
+  kvPut(key: string, value: unknown, commit = true): void {
+    this.append({ t: 'kv', key, value }, commit);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    await rm(join(this.dir, 'lock'), { force: true });
+  }
+}
+
+function snapshotRecords(state: JournalState): JournalRecord[] {
+  const out: JournalRecord[] = [];
+  for (const [source, f] of state.files) out.push({ t: 'file', source, ...f });
+  for (const entries of state.entries.values()) out.push({ t: 'entries', batchId: entries[0]?.batchId ?? '', entries });
+  for (const p of state.pending.values()) out.push({ t: 'batch', ...p });
+  // After the pending batches (which count themselves again), so generations come out exact:
+  // a re-upload must never reuse an earlier batch id.
+  for (const [source, n] of state.generations) out.push({ t: 'gen', source, n });
+  for (const [key, value] of state.kv) out.push({ t: 'kv', key, value });
+  return out;
+}
+
+async function writeSnapshot(file: string, state: JournalState): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, 'w');
+  await fh.writeFile(snapshotRecords(state).map((r) => JSON.stringify(r)).join('\n') + (state.files.size || state.entries.size || state.pending.size || state.kv.size ? '\n' : ''));
+  await fh.sync();
+  await fh.close();
+  await rename(tmp, file);
+}
+
+// ---------- lock ----------
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  startedAt: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function acquireLock(dir: string): Promise<void> {
+  const path = join(dir, 'lock');
+  const mine: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      await writeFile(path, JSON.stringify(mine), { flag: 'wx' });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let other: LockInfo | undefined;
+    try {
+      other = JSON.parse(await readFile(path, 'utf8')) as LockInfo;
+    } catch {
+      other = undefined; // torn lock file: treat as stale
+    }
+    if (other && other.host === mine.host && alive(other.pid) && other.pid !== process.pid) {
+      throw new BatchupError(
+        'USAGE',
+        `another batchup run (pid ${other.pid}, started ${other.startedAt}) is using the state in ${dir}; wait for it or use another --state`,
+      );
+    }
+    if (other && other.host !== mine.host) {
+      throw new BatchupError('USAGE', `the state in ${dir} is locked by ${other.host} (pid ${other.pid}); remove ${path} if that run is gone`);
+    }
+    await rm(path, { force: true }); // stale: its process is gone
+  }
+  throw new BatchupError('USAGE', `could not lock ${dir}`);
+}

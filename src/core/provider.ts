@@ -1,0 +1,52 @@
+/**
+ * The provider adapter contract. Each protocol lives in src/providers/<name>/ and registers one
+ * of these; core drives it without knowing the wire format.
+ */
+import type { Emit, PlannedBatch } from './events.js';
+import type { Http } from './http.js';
+import type { ManifestEntry } from './manifest.js';
+import type { AuthOptions, ModeChoice, UploadOptions } from './options.js';
+import type { RetryPolicy } from './retry.js';
+import type { Item, ValidationPolicy } from './types.js';
+
+export interface BatchPlan extends PlannedBatch {
+  items: Item[];
+}
+
+export interface PlanRequest {
+  items: Item[];
+  mode: ModeChoice;
+  /** User-chosen batch id (one batch) or prefix (several). */
+  batchId?: string;
+  /** Salt for derived batch ids (changes when a re-upload is forced). */
+  salt: string;
+}
+
+export interface ProviderContext {
+  endpoint: string;
+  auth: AuthOptions;
+  http: Http;
+  emit: Emit;
+  signal?: AbortSignal;
+  options: UploadOptions;
+  retry: Partial<RetryPolicy>;
+  /** Injectable clock (ms since epoch). */
+  now: () => number;
+}
+
+export interface Provider {
+  name: string;
+  defaultEndpoint: string;
+  policy: ValidationPolicy;
+  /** Whether the provider can take URL inputs, and whether it needs credentials. */
+  capabilities: { urls: boolean; zips: boolean; modes: readonly ('sync' | 'async')[] };
+  plan(req: PlanRequest): BatchPlan[];
+  /** Checks once before any upload (e.g. that credentials are usable). */
+  prepare?(ctx: ProviderContext): Promise<void>;
+  /**
+   * Upload one batch and wait until the server has processed it. Returns one manifest entry per
+   * image (a ZIP's images each get their own). Never throws for per-item failures; throws a
+   * BatchupError when the whole batch could not be submitted.
+   */
+  runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<ManifestEntry[]>;
+}

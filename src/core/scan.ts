@@ -1,0 +1,111 @@
+/**
+ * scan: turn what the user typed (files, folders, globs, URL lists, earlier manifests) into a
+ * stable, de-duplicated list of candidates. Only stats files; never reads their content.
+ * A path that does not exist becomes a rejection, not a crash.
+ */
+import { stat, readFile } from 'node:fs/promises';
+import { resolve, isAbsolute } from 'node:path';
+import { globby, isDynamicPattern } from 'globby';
+import type { Candidate, Rejection } from './types.js';
+import { readManifest } from './manifest.js';
+
+export interface ScanInput {
+  paths: string[];
+  urlsFile?: string;
+  fromManifests?: string[];
+  include?: string[];
+  exclude?: string[];
+  ignoreFile?: string;
+  cwd: string;
+  stdin?: NodeJS.ReadableStream;
+}
+
+export interface ScanResult {
+  candidates: Candidate[];
+  rejections: Rejection[];
+}
+
+const ZIP_ENTRY_SEP = '!/';
+
+export async function scan(input: ScanInput): Promise<ScanResult> {
+  const files = new Map<string, { size: number; mtimeMs: number }>();
+  const urls = new Set<string>();
+  const rejections: Rejection[] = [];
+  const missing = (source: string, why: string) =>
+    rejections.push({ source, rule: 'unreadable', message: `${source}: ${why} (unreadable)` });
+
+  const globOpts = {
+    cwd: input.cwd,
+    absolute: true,
+    onlyFiles: true,
+    dot: false,
+    stats: true,
+    ignore: input.exclude ?? [],
+    ignoreFiles: input.ignoreFile ? [input.ignoreFile] : undefined,
+    followSymbolicLinks: true,
+  } as const;
+  const addEntries = (entries: { path: string; stats?: { size: number; mtimeMs: number } }[]) => {
+    for (const e of entries) if (e.stats) files.set(resolve(e.path), { size: e.stats.size, mtimeMs: e.stats.mtimeMs });
+  };
+
+  for (const raw of input.paths) {
+    if (/^https?:\/\//i.test(raw)) {
+      urls.add(raw);
+      continue;
+    }
+    const abs = isAbsolute(raw) ? raw : resolve(input.cwd, raw);
+    const st = await stat(abs).catch(() => undefined);
+    if (st?.isFile()) {
+      files.set(abs, { size: st.size, mtimeMs: st.mtimeMs });
+    } else if (st?.isDirectory()) {
+      const patterns = (input.include?.length ? input.include : ['**/*']);
+      addEntries(await globby(patterns, { ...globOpts, cwd: abs }));
+    } else if (isDynamicPattern(raw)) {
+      const found = await globby(raw, globOpts);
+      if (!found.length) missing(raw, 'the pattern matched no files');
+      addEntries(found);
+    } else {
+      missing(abs, st ? 'not a regular file or folder' : 'no such file or folder');
+    }
+  }
+
+  if (input.urlsFile) {
+    const text = input.urlsFile === '-' ? await readStream(input.stdin ?? process.stdin) : await readFile(resolve(input.cwd, input.urlsFile), 'utf8');
+    for (const line of text.split(/\r?\n/)) {
+      const url = line.replace(/(^|\s)#.*$/, '').trim();
+      if (url) urls.add(url);
+    }
+  }
+
+  for (const m of input.fromManifests ?? []) {
+    const manifest = await readManifest(resolve(input.cwd, m));
+    for (const entry of manifest.entries) {
+      const source = entry.source.includes(ZIP_ENTRY_SEP) ? entry.source.slice(0, entry.source.indexOf(ZIP_ENTRY_SEP)) : entry.source;
+      if (/^https?:\/\//i.test(source)) urls.add(source);
+      else if (!files.has(source)) {
+        const st = await stat(source).catch(() => undefined);
+        if (st?.isFile()) files.set(source, { size: st.size, mtimeMs: st.mtimeMs });
+        else missing(source, `listed in ${m} but no longer exists`);
+      }
+    }
+  }
+
+  // Stable order: files by absolute path (code-point order), then URLs in the order given.
+  const candidates: Candidate[] = [];
+  for (const path of [...files.keys()].sort(byCodePoint)) {
+    const { size, mtimeMs } = files.get(path)!;
+    candidates.push({ source: path, kind: 'file', path, size, mtimeMs, order: candidates.length });
+  }
+  for (const url of urls) candidates.push({ source: url, kind: 'url', url, order: candidates.length });
+  return { candidates, rejections };
+}
+
+const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export const zipEntrySource = (zipPath: string, entryPath: string) => `${zipPath}${ZIP_ENTRY_SEP}${entryPath}`;

@@ -1,0 +1,81 @@
+/**
+ * What a file really is, from its bytes. Our own magic table comes first for every format we
+ * check structurally — so a PNG signature followed by garbage is a *corrupt PNG* (not "unknown"),
+ * and a "GIF89a" prefix is handed to the GIF walk, which exposes a script behind it. file-type
+ * identifies everything else (PDF, PostScript, HEIC, 7z, …). SVG is recognised by content.
+ * A ZIP is also recognised by its end-of-central-directory record when the start is damaged.
+ */
+import { fileTypeFromBuffer } from 'file-type';
+import { isBmp } from './bmp.js';
+import { canonicalFromFileType, ZIP_CONTAINERS } from './formats.js';
+import { isGif } from './gif.js';
+import { isIco } from './ico.js';
+import { isJpeg } from './jpeg.js';
+import { isPng } from './png.js';
+import { looksLikeText, type ByteSource } from './source.js';
+import { looksLikeSvg } from './svg.js';
+import { isTiff } from './tiff.js';
+import { ebmlDocType, isAvi, isEbml, isIsoBmff } from './video.js';
+import { isWebp } from './webp.js';
+
+export interface Sniffed {
+  /** Canonical format, when recognised. */
+  format?: string;
+  /** The head is mostly printable text (scripts, MVG, JSON, …). */
+  text: boolean;
+}
+
+const EOCD = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+
+async function fileTypeOf(head: Buffer): Promise<string | undefined> {
+  try {
+    const ft = await fileTypeFromBuffer(head);
+    return ft ? canonicalFromFileType(ft.ext) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * @param head first bytes of the file (up to 64 KiB)
+ * @param claimed the format the extension claims, used only to name an ambiguous container
+ *   (a Matroska file whose DocType is unreadable, an ISO BMFF brand file-type does not know)
+ */
+export async function sniff(head: Buffer, src: ByteSource, claimed?: string): Promise<Sniffed> {
+  const text = looksLikeText(head.subarray(0, 512));
+  if (isPng(head)) return { format: 'png', text };
+  if (isJpeg(head)) return { format: 'jpg', text };
+  if (isGif(head)) return { format: 'gif', text };
+  if (isWebp(head)) return { format: 'webp', text };
+  if (isAvi(head)) return { format: 'avi', text };
+  if (isTiff(head)) return { format: 'tiff', text };
+  if (isIco(head)) return { format: head.readUInt16LE(2) === 2 ? 'cur' : 'ico', text };
+  if (isEbml(head)) {
+    const doc = ebmlDocType(head);
+    const format = doc === 'webm' ? 'webm' : doc === 'matroska' ? 'mkv' : claimed === 'webm' ? 'webm' : 'mkv';
+    return { format, text };
+  }
+  if (isIsoBmff(head)) {
+    const ft = await fileTypeOf(head);
+    return { format: ft ?? (claimed === 'mov' ? 'mov' : 'mp4'), text };
+  }
+  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5) && head[3] === head[2] + 1) {
+    const ft = await fileTypeOf(head);
+    // A .docx is a ZIP by structure; call it what it is when the name says so.
+    return { format: ft && ZIP_CONTAINERS.has(ft) && claimed === ft ? ft : 'zip', text };
+  }
+  // Before file-type, which calls any XML document 'xml'.
+  if (looksLikeSvg(head)) return { format: 'svg', text };
+  const ft = await fileTypeOf(head);
+  if (ft) return { format: ft, text };
+  // BMP's two-letter magic is weak: only after file-type had nothing better to say.
+  if (isBmp(head)) return { format: 'bmp', text };
+  // A ZIP whose start is damaged still ends with an end-of-central-directory record.
+  const tailLen = Math.min(src.size, 22 + 65535);
+  const tail = src.size <= head.length ? head.subarray(head.length - tailLen) : await src.read(src.size - tailLen, tailLen);
+  const at = tail.lastIndexOf(EOCD);
+  if (at >= 0 && tail.length - at >= 22) {
+    return { format: 'zip', text };
+  }
+  return { text };
+}

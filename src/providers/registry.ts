@@ -1,0 +1,14 @@
+/** Providers by name. Each lives in its own folder; adding one is one line here. */
+import { usageError } from '../core/errors.js';
+import type { Provider } from '../core/provider.js';
+import { bach } from './bach/index.js';
+
+const PROVIDERS: Record<string, Provider> = { bach };
+
+export const providerNames = () => Object.keys(PROVIDERS);
+
+export function getProvider(name: string): Provider {
+  const p = PROVIDERS[name];
+  if (!p) throw usageError(`unknown provider '${name}' (known: ${providerNames().join(', ')})`);
+  return p;
+}

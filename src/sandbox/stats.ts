@@ -1,0 +1,59 @@
+/** Counters a test reads to prove that nothing was lost or stored twice. */
+
+export interface SandboxStats {
+  /** Distinct content objects stored. */
+  objects: number;
+  bytesStored: number;
+  /** sha256 -> how many times an image with that content was accepted into a batch. */
+  receipts: Record<string, number>;
+  /** Route name -> count (e.g. 'bach.submit-with-files', 'bach.submit', 'bach.status', 'cdn'). */
+  requests: Record<string, number>;
+  faultsInjected: Record<string, number>;
+  batches: number;
+}
+
+export class Stats {
+  objects = 0;
+  bytesStored = 0;
+  readonly receipts = new Map<string, number>();
+  readonly requests = new Map<string, number>();
+  readonly faults = new Map<string, number>();
+  /** Each protocol reports its batch count; summed in the snapshot. */
+  private readonly batchCounters: Array<() => number> = [];
+
+  addObject(bytes: number): void {
+    this.objects += 1;
+    this.bytesStored += bytes;
+  }
+
+  receipt(sha256: string): void {
+    bump(this.receipts, sha256);
+  }
+
+  request(route: string): void {
+    bump(this.requests, route);
+  }
+
+  fault(kind: string): void {
+    bump(this.faults, kind);
+  }
+
+  registerBatchCounter(count: () => number): void {
+    this.batchCounters.push(count);
+  }
+
+  snapshot(): SandboxStats {
+    return {
+      objects: this.objects,
+      bytesStored: this.bytesStored,
+      receipts: Object.fromEntries(this.receipts),
+      requests: Object.fromEntries(this.requests),
+      faultsInjected: Object.fromEntries(this.faults),
+      batches: this.batchCounters.reduce((n, f) => n + f(), 0),
+    };
+  }
+}
+
+function bump(m: Map<string, number>, key: string): void {
+  m.set(key, (m.get(key) ?? 0) + 1);
+}

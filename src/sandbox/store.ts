@@ -1,0 +1,195 @@
+/**
+ * Content-addressed storage on disk: `objects/ab/abcdef…` (sha256 of the bytes). Incoming bodies
+ * are streamed to temp files while hashing; a temp file becomes an object only on commit, so a
+ * rejected request leaves nothing behind.
+ */
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Stats } from './stats.js';
+
+export interface Ingested {
+  /** Temp file path (already closed). */
+  path: string;
+  sha256: string;
+  /** Bytes seen, including those past the limit that were not written. */
+  size: number;
+  overLimit: boolean;
+  /** The first bytes, for sniffing a type. */
+  head: Buffer;
+}
+
+const HEAD_BYTES = 64;
+
+/** Streams bytes to a temp file with a running sha256; past `limit` it only counts. */
+export class TempWriter {
+  size = 0;
+  private readonly hash: Hash = createHash('sha256');
+  private readonly ws: WriteStream;
+  private headParts: Buffer[] = [];
+  private headLen = 0;
+  private failed: Error | null = null;
+  private finished = false;
+
+  constructor(
+    readonly path: string,
+    readonly limit: number,
+  ) {
+    this.ws = createWriteStream(path);
+    this.ws.on('error', (err) => {
+      this.failed = err;
+    });
+  }
+
+  get overLimit(): boolean {
+    return this.size > this.limit;
+  }
+
+  /** Returns true when the caller should `await drained()` before writing more. */
+  write(chunk: Buffer): boolean {
+    if (this.failed) throw this.failed;
+    this.size += chunk.length;
+    if (this.size > this.limit) return false; // stop writing; keep counting
+    if (this.headLen < HEAD_BYTES) {
+      const part = chunk.subarray(0, HEAD_BYTES - this.headLen);
+      this.headParts.push(Buffer.from(part));
+      this.headLen += part.length;
+    }
+    this.hash.update(chunk);
+    return !this.ws.write(chunk);
+  }
+
+  async drained(): Promise<void> {
+    if (this.failed) throw this.failed;
+    if (this.ws.writableNeedDrain) {
+      await Promise.race([once(this.ws, 'drain'), once(this.ws, 'close')]);
+    }
+    if (this.failed) throw this.failed;
+  }
+
+  async finish(): Promise<Ingested> {
+    if (this.finished) throw new Error('TempWriter finished twice');
+    this.finished = true;
+    if (!this.ws.closed) {
+      this.ws.end();
+      await once(this.ws, 'close').catch(() => undefined);
+    }
+    if (this.failed) throw this.failed;
+    return {
+      path: this.path,
+      sha256: this.hash.digest('hex'),
+      size: this.size,
+      overLimit: this.overLimit,
+      head: Buffer.concat(this.headParts),
+    };
+  }
+
+  async discard(): Promise<void> {
+    this.finished = true;
+    if (!this.ws.closed) {
+      this.ws.destroy();
+      await once(this.ws, 'close').catch(() => undefined);
+    }
+    await unlink(this.path).catch(() => undefined);
+  }
+}
+
+export class ContentStore {
+  readonly objectsDir: string;
+  readonly tmpDir: string;
+  private readonly known = new Map<string, number>();
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly stats: Stats,
+  ) {
+    this.objectsDir = join(dataDir, 'objects');
+    this.tmpDir = join(dataDir, 'tmp');
+  }
+
+  static async open(dataDir: string, stats: Stats): Promise<ContentStore> {
+    const store = new ContentStore(dataDir, stats);
+    await rm(store.tmpDir, { recursive: true, force: true });
+    await mkdir(store.tmpDir, { recursive: true });
+    await mkdir(store.objectsDir, { recursive: true });
+    await store.scan();
+    return store;
+  }
+
+  private async scan(): Promise<void> {
+    for (const prefix of await readdir(this.objectsDir)) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const name of await readdir(join(this.objectsDir, prefix))) {
+        if (!/^[0-9a-f]{64}$/.test(name) || !name.startsWith(prefix)) continue;
+        const st = await stat(join(this.objectsDir, prefix, name));
+        this.known.set(name, st.size);
+        this.stats.addObject(st.size);
+      }
+    }
+  }
+
+  tempPath(): string {
+    return join(this.tmpDir, `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`);
+  }
+
+  tempWriter(limit = Number.POSITIVE_INFINITY): TempWriter {
+    return new TempWriter(this.tempPath(), limit);
+  }
+
+  /** Streams `source` into a temp file (see TempWriter); the caller commits or discards. */
+  async ingest(source: AsyncIterable<Buffer | string>, limit = Number.POSITIVE_INFINITY): Promise<Ingested> {
+    const w = this.tempWriter(limit);
+    try {
+      for await (const chunk of source) {
+        if (w.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) await w.drained();
+      }
+      return await w.finish();
+    } catch (err) {
+      await w.discard();
+      throw err;
+    }
+  }
+
+  objectPath(sha256: string): string {
+    return join(this.objectsDir, sha256.slice(0, 2), sha256);
+  }
+
+  has(sha256: string): boolean {
+    return this.known.has(sha256);
+  }
+
+  sizeOf(sha256: string): number | undefined {
+    return this.known.get(sha256);
+  }
+
+  /** Moves a finished temp file into the store (or drops it when the content is already there). */
+  async commit(ing: Ingested): Promise<{ sha256: string; size: number; isNew: boolean }> {
+    if (ing.overLimit) throw new Error('cannot commit a truncated temp file');
+    if (this.known.has(ing.sha256)) {
+      await unlink(ing.path).catch(() => undefined);
+      return { sha256: ing.sha256, size: ing.size, isNew: false };
+    }
+    this.known.set(ing.sha256, ing.size); // claim synchronously: concurrent commits of equal content count once
+    try {
+      await mkdir(join(this.objectsDir, ing.sha256.slice(0, 2)), { recursive: true });
+      await rename(ing.path, this.objectPath(ing.sha256));
+    } catch (err) {
+      this.known.delete(ing.sha256);
+      throw err;
+    }
+    this.stats.addObject(ing.size);
+    return { sha256: ing.sha256, size: ing.size, isNew: true };
+  }
+
+  async discard(pathOrIngested: string | Ingested): Promise<void> {
+    const p = typeof pathOrIngested === 'string' ? pathOrIngested : pathOrIngested.path;
+    await unlink(p).catch(() => undefined);
+  }
+
+  read(sha256: string): Readable {
+    return createReadStream(this.objectPath(sha256));
+  }
+}

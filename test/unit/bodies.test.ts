@@ -1,0 +1,80 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import busboy from 'busboy';
+import { describe, expect, it } from 'vitest';
+import { jsonArrayBody, multipartBody, base64Length } from '../../src/core/bodies.js';
+
+async function collect(iter: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of iter) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+async function fixture(bytes: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'batchup-bodies-'));
+  const data = randomBytes(bytes);
+  const path = join(dir, 'f.bin');
+  await writeFile(path, data);
+  return { path, data, sha: createHash('sha256').update(data).digest('hex') };
+}
+
+describe('multipartBody', () => {
+  it('streams parts with an exact Content-Length that a real parser reads back', async () => {
+    const a = await fixture(700_001);
+    const b = await fixture(3);
+    const progress: number[] = [];
+    const hashes: string[] = [];
+    const body = multipartBody([
+      { name: 'files', filename: 'ä "q".png', contentType: 'image/png', file: { path: a.path, size: a.data.length, onProgress: (n) => progress.push(n), onDone: (h) => hashes.push(h) } },
+      { name: 'files', filename: 'b.png', contentType: 'image/png', file: { path: b.path, size: 3, onDone: (h) => hashes.push(h) } },
+      { name: 'image_names', value: 'first' },
+      { name: 'batch_id', value: 'x1' },
+    ]);
+    const raw = await collect(body.open());
+    expect(raw.length).toBe(body.length);
+    expect(progress.at(-1)).toBe(a.data.length);
+    expect(hashes).toEqual([a.sha, b.sha]);
+
+    const got: { files: { name: string; data: Buffer }[]; fields: [string, string][] } = { files: [], fields: [] };
+    await new Promise<void>((resolve, reject) => {
+      const bb = busboy({ headers: { 'content-type': body.contentType }, defParamCharset: 'utf8' });
+      bb.on('file', (_n, stream, info) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c)).on('end', () => got.files.push({ name: info.filename, data: Buffer.concat(chunks) }));
+      });
+      bb.on('field', (n, v) => got.fields.push([n, v]));
+      bb.on('close', resolve).on('error', reject);
+      bb.end(raw);
+    });
+    expect(got.files.map((f) => f.name)).toEqual(['ä %22q%22.png', 'b.png']);
+    expect(got.files[0]!.data.equals(a.data)).toBe(true);
+    expect(got.fields).toEqual([['image_names', 'first'], ['batch_id', 'x1']]);
+  });
+
+  it('fails when a file changed size since it was scanned', async () => {
+    const a = await fixture(10);
+    const body = multipartBody([{ name: 'files', filename: 'a', contentType: 'x/y', file: { path: a.path, size: 11 } }]);
+    await expect(collect(body.open())).rejects.toThrow(/changed while uploading/);
+  });
+});
+
+describe('jsonArrayBody', () => {
+  it('streams Base64 in chunks that decode to the original bytes', async () => {
+    const sizes = [0, 1, 2, 3, 262_145, 1_000_000];
+    const files = await Promise.all(sizes.map(fixture));
+    const body = jsonArrayBody({ batch_id: 'b"1' }, 'images', [
+      ...files.map((f, i) => ({ fields: { image_name: `n${i}` }, base64Field: 'image_base64', file: { path: f.path, size: f.data.length } })),
+      { fields: { image_name: 'u', image_url: 'http://x/u.png' } },
+    ]);
+    const raw = await collect(body.open());
+    expect(raw.length).toBe(body.length);
+    const parsed = JSON.parse(raw.toString('utf8'));
+    expect(parsed.batch_id).toBe('b"1');
+    expect(parsed.images).toHaveLength(sizes.length + 1);
+    files.forEach((f, i) => expect(Buffer.from(parsed.images[i].image_base64, 'base64').equals(f.data)).toBe(true));
+    expect(parsed.images.at(-1)).toEqual({ image_name: 'u', image_url: 'http://x/u.png' });
+    expect(base64Length(4)).toBe(8);
+  });
+});
