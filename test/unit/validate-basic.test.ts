@@ -100,7 +100,7 @@ describe('basic rules', () => {
 
   it('rejects unknown extensions and missing extensions as unsupported-type', async () => {
     expect(messageOf(await validatePath(tmp.write('notes.txt', 'hello')))).toBe("notes.txt: extension '.txt' is not supported (unsupported-type)");
-    expect(ruleOf(await validatePath(tmp.write('photo', fixture('photo.jpg'))))).toBe('unsupported-type');
+    expect(messageOf(await validatePath(tmp.write('photo', fixture('photo.jpg'))))).toBe('photo: files without an extension are not supported (unsupported-type)');
   });
 
   it('reports a missing file as unreadable', async () => {

@@ -87,8 +87,9 @@ describe('JPEG', () => {
     expect(messageOf(await check('noeoi.jpg', jpg.subarray(0, jpg.length - 2)))).toBe('noeoi.jpg: JPEG is truncated (no end-of-image marker) (corrupt)');
   });
 
-  it('accepts bytes after EOI', async () => {
+  it('accepts bytes after EOI, even a large trailer (motion photos append a video)', async () => {
     expect(ruleOf(await check('trail.jpg', Buffer.concat([fixture('photo.jpg'), Buffer.alloc(300, 0x20)])))).toBe('ok');
+    expect(ruleOf(await check('motion.jpg', Buffer.concat([fixture('photo.jpg'), Buffer.alloc(600 * 1024, 0x20)])))).toBe('ok');
   });
 
   it('rejects a JPEG cut inside its headers', async () => {

@@ -116,7 +116,8 @@ export async function inspect(src: ByteSource, head: Buffer, name: string, polic
   }
 
   if (!policy.formats.has(real) || allowedAs === undefined) {
-    fail('unsupported-type', `${formatLabel(real)} files are not supported`);
+    // Here the extension (if any) agrees with the content: name the format, not the extension.
+    fail('unsupported-type', claimed !== undefined ? `${formatLabel(real)} files are not supported` : 'files without an extension are not supported');
   }
   return { format: real, ...shape, zip };
 }

@@ -1,8 +1,8 @@
 /**
  * JPEG: SOI, then a marker walk (every segment inside the file) up to the first SOS, with a
  * frame header (SOFn) giving non-zero dimensions on the way; then an EOI marker must appear
- * after the scan data within the last 64 KiB. Trailing bytes after EOI (camera trailers, a
- * newline) are tolerated; a file that stops inside its scan data (no EOI) is truncated.
+ * after the scan data. Trailing bytes after EOI (camera trailers, the video of a motion photo,
+ * a newline) are tolerated; a file that stops inside its scan data (no EOI) is truncated.
  * Segment contents (EXIF, ICC, …) are not parsed: broken EXIF does not stop decoders either.
  */
 import type { ValidationPolicy } from '../types.js';
@@ -58,17 +58,30 @@ export async function checkJpeg(src: ByteSource, policy: ValidationPolicy): Prom
     }
   }
 
-  // Scan data follows; an EOI (FF D9) can only appear as a marker there, never as data.
+  // Scan data follows; an EOI (FF D9) can only appear as a marker there, never as data (0xFF in
+  // entropy-coded data is always followed by 0x00 or a marker). Fast path: the last 64 KiB.
+  // Otherwise (a large trailer such as the video of a "motion photo") scan forward from SOS.
   const scanStart = cur.pos;
   const tailStart = Math.max(scanStart, src.size - TAIL);
-  const tail = await src.read(tailStart, src.size - tailStart);
-  let found = false;
-  for (let i = tail.length - 2; i >= 0; i--) {
-    if (tail[i] === 0xff && tail[i + 1] === 0xd9) {
-      found = true;
-      break;
-    }
+  if (!hasEoi(await src.read(tailStart, src.size - tailStart)) && !(await scanForEoi(src, scanStart, tailStart + 1))) {
+    fail('corrupt', 'JPEG is truncated (no end-of-image marker)');
   }
-  if (!found) fail('corrupt', 'JPEG is truncated (no end-of-image marker)');
   return height > 0 ? { width, height } : { width };
+}
+
+function hasEoi(b: Buffer, from = 0): boolean {
+  for (let i = b.indexOf(0xff, from); i >= 0 && i + 1 < b.length; i = b.indexOf(0xff, i + 1)) {
+    if (b[i + 1] === 0xd9) return true;
+  }
+  return false;
+}
+
+/** Look for FF D9 in [start, end) (the range the tail check did not cover). */
+async function scanForEoi(src: ByteSource, start: number, end: number): Promise<boolean> {
+  const step = 256 * 1024;
+  for (let pos = start; pos < end; pos += step) {
+    // One byte of overlap so a marker split across reads is seen.
+    if (hasEoi(await src.read(pos, Math.min(step + 1, end + 1 - pos)))) return true;
+  }
+  return false;
 }

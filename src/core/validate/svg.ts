@@ -90,13 +90,12 @@ export function looksLikeSvg(head: Buffer): boolean {
 
 const localName = (n: string) => n.slice(n.lastIndexOf(':') + 1).toLowerCase();
 
-/** Declared text entities of the document being checked (set by inspectSvg). */
-let docEntities: ReadonlyMap<string, string> = new Map();
+type Entities = ReadonlyMap<string, string>;
 
-/** Decode entity references in an attribute value (for security checks only). */
-function decodeEntities(v: string): string {
+/** Decode entity references (predefined, numeric, declared) in a value, for security checks. */
+function decodeEntities(v: string, ents: Entities): string {
   return v.replace(/&(#x[0-9a-f]+|#\d+|[A-Za-z_][\w.-]*);/gi, (m, e: string) => {
-    const custom = docEntities.get(e);
+    const custom = ents.get(e);
     if (custom !== undefined) return custom;
     const l = e.toLowerCase();
     if (l.startsWith('#x')) return String.fromCodePoint(parseInt(l.slice(2), 16) || 0xfffd);
@@ -106,9 +105,9 @@ function decodeEntities(v: string): string {
 }
 
 /** Classify a URL-ish reference: 'internal' (#frag / data:), 'script', 'absolute' or 'relative'. */
-function refKind(raw: string): 'internal' | 'script' | 'absolute' | 'relative' {
+function refKind(raw: string, ents: Entities): 'internal' | 'script' | 'absolute' | 'relative' {
   // Browsers drop ASCII whitespace and control characters inside URLs ("java\tscript:").
-  const v = decodeEntities(raw).replace(/[\u0000-\u0020\u007f]+/g, '');
+  const v = decodeEntities(raw, ents).replace(/[\u0000-\u0020\u007f]+/g, '');
   if (v === '' || v.startsWith('#')) return 'internal';
   if (/^(?:java|vb)script:/i.test(v)) return 'script';
   if (/^data:/i.test(v)) return 'internal';
@@ -116,22 +115,22 @@ function refKind(raw: string): 'internal' | 'script' | 'absolute' | 'relative' {
   return 'relative';
 }
 
-function checkCss(css: string, where: string): void {
+function checkCss(css: string, where: string, ents: Entities): void {
   if (/@import/i.test(css)) fail('unsafe-svg', `${where} imports an external stylesheet`);
   for (const m of css.matchAll(/url\(\s*(['"]?)(.*?)\1\s*\)/gi)) {
-    if (refKind(m[2]!) !== 'internal') fail('unsafe-svg', `${where} references an external resource '${m[2]}'`);
+    if (refKind(m[2]!, ents) !== 'internal') fail('unsafe-svg', `${where} references an external resource '${m[2]}'`);
   }
 }
 
-function checkAttribute(element: string, name: string, value: string): void {
+function checkAttribute(element: string, name: string, value: string, ents: Entities): void {
   const el = localName(element);
   const attr = localName(name);
   if (attr.startsWith('on')) fail('unsafe-svg', `has an event handler attribute '${name}' on <${element}>`);
   if (attr === 'href' || attr === 'src') {
-    const kind = refKind(value);
+    const kind = refKind(value, ents);
     if (kind === 'script') fail('unsafe-svg', `has a script URL in <${element} ${name}>`);
     if (kind === 'absolute') {
-      const isLink = el === 'a' && /^(?:https?|mailto):/i.test(decodeEntities(value).trim());
+      const isLink = el === 'a' && /^(?:https?|mailto):/i.test(decodeEntities(value, ents).trim());
       if (!isLink) fail('unsafe-svg', `references an external resource '${value}' (<${element} ${name}>)`);
     }
     if (kind === 'relative' && LOADING_ELEMENTS.has(el)) {
@@ -139,7 +138,7 @@ function checkAttribute(element: string, name: string, value: string): void {
     }
   }
   // style="…" and presentation attributes such as fill="url(#g)" / filter="url(…)".
-  if (attr === 'style' || /url\(/i.test(value)) checkCss(decodeEntities(value), `<${element} ${name}>`);
+  if (attr === 'style' || /url\(/i.test(value)) checkCss(decodeEntities(value, ents), `<${element} ${name}>`, ents);
 }
 
 const MAX_ENTITIES = 64;
@@ -172,7 +171,7 @@ function checkDoctype(decl: string): Map<string, string> {
     entities.set(name!, value);
     if (entities.size > MAX_ENTITIES) fail('unsafe-svg', 'declares too many entities in its DOCTYPE');
   }
-  if (/<!ENTITY/i.test(subset) && entities.size === 0) fail('unsafe-svg', 'declares unparseable entities in its DOCTYPE');
+  if ((subset.match(/<!ENTITY/gi) ?? []).length !== entities.size) fail('unsafe-svg', 'declares entities in its DOCTYPE that cannot be checked');
   return entities;
 }
 
@@ -180,7 +179,6 @@ const bad = (detail: string): never => fail('corrupt', `SVG is not well-formed X
 
 /** Parse, check well-formedness and safety; returns the root's width/height when absolute. */
 export function inspectSvg(s: string): { rootAttrs: Map<string, string> } {
-  docEntities = new Map();
   const stack: string[] = [];
   let root: Map<string, string> | undefined;
   let rootClosed = false;
@@ -220,14 +218,13 @@ export function inspectSvg(s: string): { rootAttrs: Map<string, string> } {
         if (stack.length === 0) bad('CDATA outside the root element');
         const e = s.indexOf(']]>', i + 9);
         if (e < 0) bad('unterminated CDATA section');
-        if (styleDepth >= 0) checkCss(s.slice(i + 9, e), '<style>');
+        if (styleDepth >= 0) checkCss(s.slice(i + 9, e), '<style>', declared);
         i = e + 3;
       } else if (/^<!DOCTYPE/i.test(s.slice(i, i + 9))) {
         if (root) bad('DOCTYPE after the root element');
         const e = doctypeEnd(s, i);
         if (e < 0) bad('unterminated DOCTYPE');
         declared = checkDoctype(s.slice(i, e));
-        docEntities = declared;
         i = e;
       } else if (s.startsWith('<?', i)) {
         const e = s.indexOf('?>', i + 2);
@@ -235,7 +232,7 @@ export function inspectSvg(s: string): { rootAttrs: Map<string, string> } {
         const pi = s.slice(i + 2, e);
         if (/^xml-stylesheet\b/i.test(pi)) {
           const href = /href\s*=\s*(["'])(.*?)\1/i.exec(pi)?.[2];
-          if (href !== undefined && refKind(href) !== 'internal') fail('unsafe-svg', `links an external stylesheet '${href}'`);
+          if (href !== undefined && refKind(href, declared) !== 'internal') fail('unsafe-svg', `links an external stylesheet '${href}'`);
         }
         i = e + 2;
       } else if (s[i + 1] === '/') {
@@ -286,7 +283,7 @@ export function inspectSvg(s: string): { rootAttrs: Map<string, string> } {
           root = attrs;
         }
         if (localName(el) === 'script') fail('unsafe-svg', 'contains a <script> element');
-        for (const [an, v] of attrs) checkAttribute(el, an, v);
+        for (const [an, v] of attrs) checkAttribute(el, an, v, declared);
         if (!selfClose) {
           if (localName(el) === 'style' && styleDepth < 0) styleDepth = stack.length;
           stack.push(el);
@@ -303,7 +300,7 @@ export function inspectSvg(s: string): { rootAttrs: Map<string, string> } {
         if (text.trim() !== '') bad(root ? 'text after the root element' : 'text before the root element');
       } else {
         checkRefs(text, i);
-        if (styleDepth >= 0) checkCss(text, '<style>');
+        if (styleDepth >= 0) checkCss(text, '<style>', declared);
       }
       i = end;
     }
