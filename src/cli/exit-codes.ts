@@ -82,3 +82,15 @@ export const EXIT_CODE_HELP = `Exit codes:
   5    authentication refused by the API
   6    run stopped by a network/server error
   130  interrupted (SIGINT/SIGTERM); the manifest holds what finished`;
+
+/** A second line for a whole-run error: what to do about it. */
+export function hintFor(e: BatchupError): string | undefined {
+  switch (e.code) {
+    case 'AUTH':
+      return 'check the token (BATCHUP_TOKEN, `batchup config set token -`, --token-file) or the key pair, and the endpoint';
+    case 'USAGE':
+      return 'see `batchup --help`';
+    default:
+      return undefined;
+  }
+}

@@ -9,8 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BatchupError, toBatchupError } from '../core/errors.js';
-import { EXIT, EXIT_CODE_HELP, exitCodeForError } from './exit-codes.js';
+import { EXIT, EXIT_CODE_HELP, exitCodeForError, hintFor } from './exit-codes.js';
 import { redact } from './redact.js';
+import type { ProviderFlag } from '../core/provider.js';
 import type { OutStream } from './render/types.js';
 
 export interface CliIO {
@@ -102,11 +103,15 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     };
   };
 
+  // Provider-specific upload flags (Provider.flags) are only known once the providers load; do
+  // that only when the command line mentions `upload`, so other commands stay fast.
+  const providerFlags = argv.slice(2).includes('upload') ? await loadProviderFlags() : [];
   const program = buildProgram(ctx, {
     setExit: (code) => {
       exitCode = code;
     },
     installSignals,
+    providerFlags,
   });
 
   try {
@@ -143,20 +148,30 @@ export function reportError(err: unknown, ctx: Pick<CliContext, 'stdout' | 'stde
   ctx.stderr.write(redact(text) + '\n');
 }
 
-export function hintFor(e: BatchupError): string | undefined {
-  switch (e.code) {
-    case 'AUTH':
-      return 'check the token (BATCHUP_TOKEN, `batchup config set token -`, --token-file) or the key pair, and the endpoint';
-    case 'USAGE':
-      return 'see `batchup --help`';
-    default:
-      return undefined;
-  }
-}
-
 interface ProgramHooks {
   setExit: (code: number) => void;
   installSignals: () => void;
+  /** Extra `upload` flags declared by providers. */
+  providerFlags?: (ProviderFlag & { providers: string[] })[];
+}
+
+/** Every provider's extra flags, merged by flag syntax, each with the providers that take it. */
+export async function loadProviderFlags(): Promise<(ProviderFlag & { providers: string[] })[]> {
+  try {
+    const { providerNames, getProvider } = await import('../providers/registry.js');
+    const byFlags = new Map<string, ProviderFlag & { providers: string[] }>();
+    for (const name of providerNames()) {
+      for (const f of getProvider(name).flags ?? []) {
+        const known = byFlags.get(f.flags);
+        if (known) known.providers.push(name);
+        else byFlags.set(f.flags, { ...f, providers: [name] });
+      }
+    }
+    return [...byFlags.values()];
+  } catch {
+    // A broken provider module must not break --help; the upload itself will report it.
+    return [];
+  }
 }
 
 export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
@@ -174,8 +189,8 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     .addHelpText('after', `\n${EXIT_CODE_HELP}\n`);
 
   // ------------------------------------------------------------------------------------ upload
-  program
-    .command('upload')
+  const upload = program.command('upload');
+  upload
     .description('upload files, folders, globs, URL lists or a previous manifest\'s sources')
     .argument('[paths...]', 'files, folders or globs')
     .option('--urls <file>', "file of URLs, one per line ('-' reads stdin)")
@@ -192,20 +207,28 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     .addOption(new Option('--mode <mode>', 'upload mode (env BATCHUP_MODE; default auto)').choices(['auto', 'sync', 'async']))
     .option('--concurrency <n>', 'batches in flight at once (env BATCHUP_CONCURRENCY; default 4)')
     .option('--batch-id <id>', 'batch id (one batch) or prefix (several)')
-    .option('--name-template <template>', 'remote name: {name} {stem} {ext} {index} {dir} {sha8}')
+    .option('--name-template <template>', 'remote name: {name} {stem} {ext} {parent} {index} (default: the file name)')
     .option('--max-retries <n>', 'retries per request (default 6)')
     .option('--timeout <seconds>', 'per-request timeout without progress (default 120)')
     .option('--json', 'NDJSON events on stdout')
     .addOption(new Option('-q, --quiet', 'only errors and the final summary').conflicts('verbose'))
     .option('-v, --verbose', 'also retries and per-file successes')
-    .option('--no-progress', 'no progress bars or progress lines')
-    .action(async (paths: string[], opts: Record<string, unknown>) => {
-      ctx.json = Boolean(opts.json);
-      ctx.verbose = Boolean(opts.verbose);
-      hooks.installSignals();
-      const { runUploadCommand } = await import('./commands/upload.js');
-      hooks.setExit(await runUploadCommand(paths, opts, ctx));
-    });
+    .option('--no-progress', 'no progress bars or progress lines');
+  for (const f of hooks.providerFlags ?? []) {
+    const env = f.env ? `; env ${f.env}` : '';
+    try {
+      upload.addOption(new Option(f.flags, `${f.description} (${f.providers.join(', ')}${env})`));
+    } catch {
+      // Clashes with a built-in flag: the built-in wins.
+    }
+  }
+  upload.action(async (paths: string[], opts: Record<string, unknown>) => {
+    ctx.json = Boolean(opts.json);
+    ctx.verbose = Boolean(opts.verbose);
+    hooks.installSignals();
+    const { runUploadCommand } = await import('./commands/upload.js');
+    hooks.setExit(await runUploadCommand(paths, opts, ctx));
+  });
 
   // ------------------------------------------------------------------------------------- serve
   program

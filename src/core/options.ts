@@ -43,6 +43,8 @@ export interface UploadOptions {
   pollMaxIntervalMs: number;
   /** Working directory that relative paths resolve from. */
   cwd: string;
+  /** Values of provider-specific flags (see Provider.flags), by key. */
+  providerOptions?: Record<string, string | boolean | undefined>;
   /** Stdin for `--urls -`. */
   stdin?: NodeJS.ReadableStream;
 }

@@ -99,6 +99,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
     options: opts,
     retry: { maxRetries: opts.maxRetries },
     now,
+    state: memoryState(),
   };
   let fatal: BatchupError | undefined;
   // Serialise manifest writes: each finished batch rewrites it, so a crash keeps what is done.
@@ -168,4 +169,13 @@ function groupBy<T>(list: T[], key: (t: T) => string): Map<string, T[]> {
     m.set(k, [...(m.get(k) ?? []), t]);
   }
   return m;
+}
+
+/** Session state kept in memory (until the journal backs it). */
+function memoryState(): ProviderContext['state'] {
+  const m = new Map<string, unknown>();
+  return {
+    get: <T>(k: string) => m.get(k) as T | undefined,
+    put: (k, v) => (v === null ? m.delete(k) : m.set(k, v)),
+  };
 }

@@ -22,6 +22,27 @@ export interface PlanRequest {
   salt: string;
 }
 
+/**
+ * Durable key-value state for a provider's sessions (upload ids, parts acknowledged). Backed by
+ * the run's journal, so what is put here survives a crash and the next run finds it.
+ */
+export interface SessionState {
+  get<T>(key: string): T | undefined;
+  /** Store (commit point: on disk before it returns); `null` deletes. */
+  put(key: string, value: unknown): void;
+}
+
+/** A provider-specific CLI flag (e.g. aihub --batch-name), registered by the upload command. */
+export interface ProviderFlag {
+  /** commander syntax, e.g. '--batch-name <name>'. */
+  flags: string;
+  description: string;
+  /** Key in UploadOptions.providerOptions. */
+  key: string;
+  /** Env variable that can supply it, e.g. BATCHUP_AIHUB_WORKSPACE. */
+  env?: string;
+}
+
 export interface ProviderContext {
   endpoint: string;
   auth: AuthOptions;
@@ -32,6 +53,7 @@ export interface ProviderContext {
   retry: Partial<RetryPolicy>;
   /** Injectable clock (ms since epoch). */
   now: () => number;
+  state: SessionState;
 }
 
 export interface Provider {
@@ -40,6 +62,8 @@ export interface Provider {
   policy: ValidationPolicy;
   /** Whether the provider can take URL inputs, and whether it needs credentials. */
   capabilities: { urls: boolean; zips: boolean; modes: readonly ('sync' | 'async')[] };
+  /** Extra upload flags this provider understands (values arrive in options.providerOptions). */
+  flags?: ProviderFlag[];
   plan(req: PlanRequest): BatchPlan[];
   /** Checks once before any upload (e.g. that credentials are usable). */
   prepare?(ctx: ProviderContext): Promise<void>;

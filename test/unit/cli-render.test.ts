@@ -80,12 +80,14 @@ describe('format', () => {
 
 describe('pickRendererKind', () => {
   it('json > quiet/no-progress/non-TTY plain > tty', () => {
-    expect(pickRendererKind({ json: true }, { isTTY: true }, {})).toBe('json');
-    expect(pickRendererKind({ quiet: true }, { isTTY: true }, {})).toBe('plain');
-    expect(pickRendererKind({ progress: false }, { isTTY: true }, {})).toBe('plain');
+    const tty = { isTTY: true, columns: 120 };
+    expect(pickRendererKind({ json: true }, tty, {})).toBe('json');
+    expect(pickRendererKind({ quiet: true }, tty, {})).toBe('plain');
+    expect(pickRendererKind({ progress: false }, tty, {})).toBe('plain');
     expect(pickRendererKind({}, { isTTY: false }, {})).toBe('plain');
-    expect(pickRendererKind({}, { isTTY: true }, { TERM: 'dumb' })).toBe('plain');
-    expect(pickRendererKind({}, { isTTY: true }, {})).toBe('tty');
+    expect(pickRendererKind({}, tty, { TERM: 'dumb' })).toBe('plain');
+    expect(pickRendererKind({}, { isTTY: true, columns: 0 }, {})).toBe('plain');
+    expect(pickRendererKind({}, tty, {})).toBe('tty');
   });
   it('NO_COLOR turns colour off even on a TTY', () => {
     const err = sink(true);
@@ -336,5 +338,19 @@ describe('rejections and failures always reach stderr', () => {
     r.event({ type: 'result', entry: { source: '/b.jpg', status: 'failed', provider: 'bach', error: 'b.jpg: 500', code: 'HTTP' } });
     expect(err.text()).toBe('rejected /a.svg: a.svg: has a script (unsafe-svg)\nfailed /b.jpg: b.jpg: 500 (HTTP)\n');
     expect(out.text().trim().split('\n').map((l) => JSON.parse(l).type)).toEqual(['reject', 'result']);
+  });
+});
+
+describe('failure lines', () => {
+  it('do not repeat a source the message already starts with; interrupted files only with --verbose', () => {
+    const err = sink();
+    const r = new PlainRenderer({ stdout: sink(), stderr: err }, opts());
+    r.event({ type: 'result', entry: { source: '/in/a.jpg', status: 'failed', provider: 'bach', error: '/in/a.jpg: HTTP 400 bad name', code: 'HTTP' } });
+    r.event({ type: 'result', entry: { source: '/in/b.jpg', status: 'failed', provider: 'bach', error: '/in/b.jpg: interrupted', code: 'INTERRUPTED' } });
+    expect(err.lines()).toEqual(['failed /in/a.jpg: HTTP 400 bad name (HTTP)']);
+    const verr = sink();
+    const v = new PlainRenderer({ stdout: sink(), stderr: verr }, opts({ verbose: true }));
+    v.event({ type: 'result', entry: { source: '/in/b.jpg', status: 'failed', provider: 'bach', error: '/in/b.jpg: interrupted', code: 'INTERRUPTED' } });
+    expect(verr.lines()).toEqual(['failed /in/b.jpg: interrupted (INTERRUPTED)']);
   });
 });

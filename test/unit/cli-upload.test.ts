@@ -22,10 +22,20 @@ vi.mock('../../src/core/pipeline.js', () => ({
     return h.scenario(opts, emit, signal);
   },
 }));
-vi.mock('../../src/providers/registry.js', () => ({
-  providerNames: () => ['bach'],
-  getProvider: (name: string) => ({ name, defaultEndpoint: 'https://api-gen-na.bach.art/api/vdr' }),
-}));
+vi.mock('../../src/providers/registry.js', () => {
+  const providers: Record<string, object> = {
+    bach: { name: 'bach', defaultEndpoint: 'https://api-gen-na.bach.art/api/vdr' },
+    aihub: {
+      name: 'aihub',
+      defaultEndpoint: 'https://aihub.example/api',
+      flags: [{ flags: '--batch-name <name>', description: 'batch name', key: 'batchName', env: 'BATCHUP_AIHUB_BATCH_NAME' }],
+    },
+  };
+  return {
+    providerNames: () => Object.keys(providers),
+    getProvider: (name: string) => providers[name],
+  };
+});
 vi.mock('../../src/sandbox/index.js', () => ({
   startSandbox: async (o: Record<string, unknown>) => {
     h.sandboxOpts = o;
@@ -214,5 +224,29 @@ describe('upload command', () => {
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ type: 'error', code: 'CONFIG', exitCode: EXIT.USAGE });
     expect(r.err).toContain('error:');
+  });
+
+  it('provider flags: registered from Provider.flags, flag > env, warned about for other providers', async () => {
+    let r = await run(['x', '--provider', 'aihub', '--batch-name', 'spring'], TOKEN);
+    expect(r.code).toBe(EXIT.OK);
+    expect(h.lastOpts?.providerOptions).toEqual({ batchName: 'spring' });
+    expect(h.lastOpts?.endpoint).toBe('https://aihub.example/api');
+    await run(['x', '--provider', 'aihub'], { ...TOKEN, BATCHUP_AIHUB_BATCH_NAME: 'from-env' });
+    expect(h.lastOpts?.providerOptions).toEqual({ batchName: 'from-env' });
+    r = await run(['x', '--batch-name', 'spring'], TOKEN);
+    expect(h.lastOpts?.providerOptions).toEqual({});
+    expect(r.err).toContain('--batch-name does not apply to provider bach; ignored');
+  });
+
+  it('upload --help lists provider flags with their providers', async () => {
+    const stdout: string[] = [];
+    const code = await main(['node', 'batchup', 'upload', '--help'], {
+      stdout: { write: (s: string) => (stdout.push(s), true), isTTY: false } as never,
+      stderr: { write: () => true, isTTY: false } as never,
+      env: {},
+      cwd: '/w',
+    });
+    expect(code).toBe(0);
+    expect(stdout.join('')).toMatch(/--batch-name <name>\s+batch name \(aihub; env BATCHUP_AIHUB_BATCH_NAME\)/);
   });
 });

@@ -11,9 +11,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { Option } from 'commander';
 import { toBatchupError, usageError } from '../../core/errors.js';
 import type { BatchupEvent, RunSummary } from '../../core/events.js';
 import { DEFAULTS, type AuthOptions, type UploadOptions } from '../../core/options.js';
+import type { ProviderFlag } from '../../core/provider.js';
 import {
   hasCredentials,
   missingCredentialsError,
@@ -24,9 +26,8 @@ import {
   validateValue,
   type ResolvedSettings,
 } from '../config.js';
-import { EXIT, exitCodeForError, exitCodeForSummary } from '../exit-codes.js';
+import { EXIT, exitCodeForError, exitCodeForSummary, hintFor } from '../exit-codes.js';
 import type { CliContext } from '../main.js';
-import { hintFor } from '../main.js';
 import { addSecret } from '../redact.js';
 import { createRenderer } from '../render/index.js';
 
@@ -52,6 +53,32 @@ export interface UploadFlags {
   quiet?: boolean;
   verbose?: boolean;
   progress?: boolean;
+}
+
+/**
+ * Values of the chosen provider's own flags (flag > env), keyed as the provider declared them.
+ * Flags that belong only to other providers are reported so the caller can warn.
+ */
+export function providerOptionsFrom(
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  mine: readonly ProviderFlag[],
+  all: readonly ProviderFlag[] = mine,
+): { options: Record<string, string | boolean | undefined>; foreign: string[] } {
+  const options: Record<string, string | boolean | undefined> = {};
+  const mineFlags = new Set(mine.map((f) => f.flags));
+  for (const f of mine) {
+    const attr = new Option(f.flags).attributeName();
+    const v = flags[attr];
+    if (typeof v === 'string' || typeof v === 'boolean') options[f.key] = v;
+    else if (f.env && env[f.env] !== undefined && env[f.env] !== '') options[f.key] = env[f.env];
+  }
+  const foreign: string[] = [];
+  for (const f of all) {
+    if (mineFlags.has(f.flags)) continue;
+    if (flags[new Option(f.flags).attributeName()] !== undefined) foreign.push(new Option(f.flags).long ?? f.flags);
+  }
+  return { options, foreign };
 }
 
 export const MAX_RETRIES_LIMIT = 100;
@@ -100,7 +127,11 @@ function isLoopback(endpoint: string): boolean {
   }
 }
 
-export async function runUploadCommand(paths: string[], flags: UploadFlags, ctx: CliContext): Promise<number> {
+export async function runUploadCommand(
+  paths: string[],
+  flags: UploadFlags & Record<string, unknown>,
+  ctx: CliContext,
+): Promise<number> {
   const renderer = createRenderer(
     { json: flags.json, quiet: flags.quiet, verbose: flags.verbose, progress: flags.progress },
     { stdout: ctx.stdout, stderr: ctx.stderr },
@@ -113,8 +144,7 @@ export async function runUploadCommand(paths: string[], flags: UploadFlags, ctx:
     const e = toBatchupError(err);
     const code = ctx.signal.aborted && e.code !== 'AUTH' ? EXIT.INTERRUPTED : exitCodeForError(e);
     renderer.close();
-    const hint = hintFor(e);
-    renderer.error({ code: e.code, message: hint ? `${e.message}\n  ${hint}` : e.message }, code);
+    renderer.error({ code: e.code, message: e.message, hint: hintFor(e) }, code);
     if (e.code === 'INTERNAL' && ctx.verbose) {
       const stack = (e.cause instanceof Error ? e.cause.stack : undefined) ?? e.stack;
       if (stack) ctx.stderr.write(stack + '\n');
@@ -149,6 +179,9 @@ export async function runUploadCommand(paths: string[], flags: UploadFlags, ctx:
       throw usageError(`unknown provider '${settings.provider}' (known: ${providerNames().join(', ')})`);
     }
     const provider = getProvider(settings.provider);
+    const allFlags = providerNames().flatMap((n) => getProvider(n).flags ?? []);
+    const { options: providerOptions, foreign } = providerOptionsFrom(flags, ctx.env, provider.flags ?? [], allFlags);
+    for (const f of foreign) renderer.warn(`${f} does not apply to provider ${settings.provider}; ignored`);
 
     let endpoint = settings.endpoint;
     let auth: AuthOptions = settings.auth;
@@ -200,6 +233,7 @@ export async function runUploadCommand(paths: string[], flags: UploadFlags, ctx:
       pollIntervalMs: DEFAULTS.pollIntervalMs,
       pollMaxIntervalMs: DEFAULTS.pollMaxIntervalMs,
       cwd: ctx.cwd,
+      providerOptions,
       stdin: flags.urls === '-' || flags.fromManifest?.includes('-') ? ctx.stdin : undefined,
     };
 

@@ -2,7 +2,7 @@
  * Picks a renderer:
  *   --json                                   → json  (NDJSON events on stdout, nothing else there)
  *   --quiet, --no-progress, stderr not a TTY,
- *   or TERM=dumb                             → plain (lines on stderr; no progress with --quiet
+ *   TERM=dumb, or a terminal of unknown width → plain (lines on stderr; no progress with --quiet
  *                                              or --no-progress)
  *   otherwise                                → tty   (bars + spinner on stderr)
  * Colour only on a TTY without NO_COLOR.
@@ -26,10 +26,17 @@ export interface OutputFlags {
 
 export type RendererKind = Renderer['kind'];
 
-export function pickRendererKind(flags: OutputFlags, stderr: { isTTY?: boolean }, env: NodeJS.ProcessEnv): RendererKind {
+export function pickRendererKind(
+  flags: OutputFlags,
+  stderr: { isTTY?: boolean; columns?: number },
+  env: NodeJS.ProcessEnv,
+): RendererKind {
   if (flags.json) return 'json';
   if (flags.quiet || flags.progress === false) return 'plain';
   if (stderr.isTTY !== true || env.TERM === 'dumb') return 'plain';
+  // A pty without a size (columns 0, e.g. `script` with no window) breaks line-count maths in the
+  // spinner (division by zero → endless cursor-up output): fall back to plain lines.
+  if (!stderr.columns || stderr.columns < 20) return 'plain';
   return 'tty';
 }
 

@@ -56,9 +56,9 @@ export class JsonRenderer implements Renderer {
     this.#io.stderr.write(redact(`warning: ${message}`) + '\n');
   }
 
-  error(err: { code: string; message: string }, exitCode: number): void {
+  error(err: { code: string; message: string; hint?: string }, exitCode: number): void {
     this.#io.stdout.write(toNdjsonLine({ type: 'error', code: err.code, message: err.message, exitCode }));
-    this.#io.stderr.write(redact(`error: ${err.message}`) + '\n');
+    this.#io.stderr.write(redact(`error: ${err.message}${err.hint ? `\n  ${err.hint}` : ''}`) + '\n');
   }
 
   finish(_summary: RunSummary): void {}

@@ -31,7 +31,9 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
       return [{ level: 'verbose', text: `scan: ${e.candidates} ${e.candidates === 1 ? 'candidate' : 'candidates'}` }];
     case 'reject':
       seen.add(`rejected\0${e.rejection.source}`);
-      return [{ level: 'error', text: `${paint('red', 'rejected')} ${e.rejection.source}: ${e.rejection.message}` }];
+      return [
+        { level: 'error', text: `${paint('red', 'rejected')} ${e.rejection.source}: ${unprefixed(e.rejection.message, e.rejection.source)}` },
+      ];
     case 'skip':
       seen.add(`skipped\0${e.source}`);
       return [{ level: 'verbose', text: `${paint('dim', 'skipped')} ${e.source}: ${e.reason}` }];
@@ -85,9 +87,15 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
       seen.add(key);
       switch (en.status) {
         case 'failed':
-          return [{ level: 'error', text: `${paint('red', 'failed')} ${en.source}: ${en.error ?? 'failed'}${en.code ? ` (${en.code})` : ''}` }];
+          return [
+            {
+              // Files a Ctrl-C stopped are counted in the summary; one line each would bury it.
+              level: en.code === 'INTERRUPTED' ? 'verbose' : 'error',
+              text: `${paint('red', 'failed')} ${en.source}: ${unprefixed(en.error ?? 'failed', en.source)}${en.code ? ` (${en.code})` : ''}`,
+            },
+          ];
         case 'rejected':
-          return [{ level: 'error', text: `${paint('red', 'rejected')} ${en.source}: ${en.error ?? en.rule ?? 'rejected'}` }];
+          return [{ level: 'error', text: `${paint('red', 'rejected')} ${en.source}: ${unprefixed(en.error ?? en.rule ?? 'rejected', en.source)}` }];
         case 'uploaded':
           return [{ level: 'verbose', text: `${paint('green', 'uploaded')} ${en.source}${en.url ? ` -> ${en.url}` : ''}` }];
         case 'skipped':
@@ -105,6 +113,11 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
       return [];
   }
   return [];
+}
+
+/** Core's messages often start with the full source already: don't print it twice. */
+function unprefixed(message: string, source: string): string {
+  return message.startsWith(`${source}: `) ? message.slice(source.length + 2) : message;
 }
 
 export function shouldPrint(level: LineLevel, opts: Pick<RenderOptions, 'quiet' | 'verbose'>): boolean {
@@ -196,8 +209,8 @@ export class PlainRenderer implements Renderer {
     this.#line(`${this.#paint('yellow', 'warning:')} ${message}`);
   }
 
-  error(err: { code: string; message: string }, _exitCode: number): void {
-    this.#line(`${this.#paint('red', 'error:')} ${err.message}`);
+  error(err: { code: string; message: string; hint?: string }, _exitCode: number): void {
+    this.#line(`${this.#paint('red', 'error:')} ${err.message}${err.hint ? `\n  ${err.hint}` : ''}`);
   }
 
   finish(summary: RunSummary): void {

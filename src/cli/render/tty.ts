@@ -56,7 +56,7 @@ export class TtyRenderer implements Renderer {
   start(): void {}
 
   get #width(): number {
-    return Math.max(20, (this.#io.stderr.columns ?? 80) - 1);
+    return Math.max(20, (this.#io.stderr.columns || 80) - 1);
   }
 
   #fit(line: string): string {
@@ -272,9 +272,9 @@ export class TtyRenderer implements Renderer {
     this.#log(`${this.#paint('yellow', 'warning:')} ${message}`);
   }
 
-  error(err: { code: string; message: string }, _exitCode: number): void {
+  error(err: { code: string; message: string; hint?: string }, _exitCode: number): void {
     this.close();
-    this.#io.stderr.write(redact(`${this.#paint('red', 'error:')} ${err.message}`) + '\n');
+    this.#io.stderr.write(redact(`${this.#paint('red', 'error:')} ${err.message}${err.hint ? `\n  ${err.hint}` : ''}`) + '\n');
   }
 
   finish(summary: RunSummary): void {

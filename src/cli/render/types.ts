@@ -39,7 +39,7 @@ export interface Renderer {
   /** A warning (loose permissions, …); always shown on stderr. */
   warn(message: string): void;
   /** A whole-run error (thrown); human line on stderr, plus an `error` event in --json. */
-  error(err: { code: string; message: string }, exitCode: number): void;
+  error(err: { code: string; message: string; hint?: string }, exitCode: number): void;
   /** Stop progress and print the final summary (no-op for json: the summary event is it). */
   finish(summary: RunSummary): void;
   /** Stop timers, bars and spinners without a summary. Idempotent; safe in a signal handler. */
