@@ -40,6 +40,10 @@ export interface ManifestEntry {
   finishedAt?: string;
   /** When `url` stops working (ISO-8601). */
   expiresAt?: string;
+  /** The provider's id for what was created (video id, remote file name, …). */
+  id?: string;
+  /** The provider's own record of it (e.g. hybrid's video record), as returned. */
+  remote?: Record<string, unknown>;
 }
 
 export interface Manifest {

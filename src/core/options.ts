@@ -43,6 +43,8 @@ export interface UploadOptions {
   pollMaxIntervalMs: number;
   /** Working directory that relative paths resolve from. */
   cwd: string;
+  /** Upper bound on bytes of file parts held in memory at once (chunked uploads). */
+  maxMemory?: number;
   /** Values of provider-specific flags (see Provider.flags), by key. */
   providerOptions?: Record<string, string | boolean | undefined>;
   /** Stdin for `--urls -`. */
