@@ -208,6 +208,7 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     .option('--concurrency <n>', 'batches in flight at once (env BATCHUP_CONCURRENCY; default 4)')
     .option('--batch-id <id>', 'batch id (one batch) or prefix (several)')
     .option('--name-template <template>', 'remote name: {name} {stem} {ext} {parent} {index} (default: the file name)')
+    .option('--batch-size <n>', 'at most N files per batch (default: the provider limit, 300 for bach)')
     .option('--max-retries <n>', 'retries per request (default 6)')
     .option('--timeout <seconds>', 'per-request timeout without progress (default 120)')
     .option('--json', 'NDJSON events on stdout')

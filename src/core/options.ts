@@ -29,6 +29,8 @@ export interface UploadOptions {
   /** Batches in flight at once. */
   concurrency: number;
   dryRun: boolean;
+  /** At most this many files per batch (--batch-size); the provider's limit when unset. */
+  maxBatchFiles?: number;
   /** Custom batch id (a single batch) or prefix (`<prefix>-<n>` for several). */
   batchId?: string;
   /** image_name template: {name} {stem} {ext} {index} {dir} {sha8}. Default: the file name. */

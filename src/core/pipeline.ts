@@ -45,7 +45,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
   });
   items.sort((a, b) => a.order - b.order);
 
-  const batches = provider.plan({ items, mode: opts.mode, batchId: opts.batchId, salt: '' });
+  const batches = provider.plan({ items, mode: opts.mode, batchId: opts.batchId, salt: '', maxBatchFiles: opts.maxBatchFiles });
   emit({ type: 'plan', provider: provider.name, dryRun: opts.dryRun, batches: batches.map(({ items: _items, ...b }) => b) });
 
   const counts = () => {

@@ -12,6 +12,12 @@ export interface PollOptions<T> {
   onUpdate?: (state: T) => void;
   /** A value that changes when the job makes progress (resets the backoff). */
   progressKey?: (state: T) => string;
+  /**
+   * Units done out of total. With it, once the server has shown a rate, the next poll is timed
+   * for when the job should be finished (never sooner than `minMs`), instead of a fixed beat.
+   */
+  progress?: (state: T) => { done: number; total: number };
+  minMs?: number;
   initialMs: number;
   maxMs: number;
   timeoutMs: number;
@@ -26,6 +32,18 @@ export async function pollUntil<T>(o: PollOptions<T>): Promise<T> {
   let interval = o.initialMs;
   let failures = 0;
   let lastKey: string | undefined;
+  // First sighting of progress: (time, done). The rate since then predicts the finish.
+  let since: { at: number; done: number } | undefined;
+  const etaMs = (p?: { done: number; total: number }): number | undefined => {
+    if (!p || p.total <= 0) return undefined;
+    const now = Date.now();
+    if (!since || p.done < since.done) {
+      since = { at: now, done: p.done };
+      return undefined;
+    }
+    const rate = (p.done - since.done) / Math.max(1, now - since.at);
+    return rate > 0 ? (p.total - p.done) / rate : undefined;
+  };
   for (;;) {
     let state: T;
     try {
@@ -47,6 +65,8 @@ export async function pollUntil<T>(o: PollOptions<T>): Promise<T> {
     const key = o.progressKey?.(state) ?? JSON.stringify(state);
     interval = key !== lastKey ? o.initialMs : Math.min(o.maxMs, Math.round(interval * 1.6));
     lastKey = key;
+    const eta = etaMs(o.progress?.(state));
+    if (eta !== undefined) interval = Math.max(o.minMs ?? 100, Math.min(o.maxMs, Math.round(eta * 1.05) + 20));
     await sleep(interval, o.signal);
   }
 }

@@ -20,6 +20,8 @@ export interface PlanRequest {
   batchId?: string;
   /** Salt for derived batch ids (changes when a re-upload is forced). */
   salt: string;
+  /** At most this many files per batch (below the provider's own limit): --batch-size. */
+  maxBatchFiles?: number;
 }
 
 /**

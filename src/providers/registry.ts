@@ -2,8 +2,9 @@
 import { usageError } from '../core/errors.js';
 import type { Provider } from '../core/provider.js';
 import { bach } from './bach/index.js';
+import { hybrid } from './hybrid/index.js';
 
-const PROVIDERS: Record<string, Provider> = { bach };
+const PROVIDERS: Record<string, Provider> = { bach, hybrid };
 
 export const providerNames = () => Object.keys(PROVIDERS);
 

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -23,26 +23,36 @@ export interface Ingested {
 }
 
 const HEAD_BYTES = 64;
+const MEM_BYTES = 256 * 1024;
 
 /** Streams bytes to a temp file with a running sha256; past `limit` it only counts. */
 export class TempWriter {
   size = 0;
   private readonly hash: Hash = createHash('sha256');
-  private readonly ws: WriteStream;
   private headParts: Buffer[] = [];
   private headLen = 0;
   private failed: Error | null = null;
   private finished = false;
 
+  /** Small bodies stay in memory and are written with one call: a stream per file costs more than its bytes. */
+  private mem: Buffer[] | null = [];
+  private memLen = 0;
+
   constructor(
     readonly path: string,
     readonly limit: number,
-  ) {
-    this.ws = createWriteStream(path);
-    this.ws.on('error', (err) => {
-      this.failed = err;
-    });
+  ) {}
+
+  private get ws(): WriteStream {
+    if (!this.stream) {
+      this.stream = createWriteStream(this.path);
+      this.stream.on('error', (err) => {
+        this.failed = err;
+      });
+    }
+    return this.stream;
   }
+  private stream?: WriteStream;
 
   get overLimit(): boolean {
     return this.size > this.limit;
@@ -59,12 +69,22 @@ export class TempWriter {
       this.headLen += part.length;
     }
     this.hash.update(chunk);
+    if (this.mem) {
+      if (this.memLen + chunk.length <= MEM_BYTES) {
+        this.mem.push(chunk);
+        this.memLen += chunk.length;
+        return false;
+      }
+      const held = this.mem;
+      this.mem = null;
+      for (const b of held) this.ws.write(b);
+    }
     return !this.ws.write(chunk);
   }
 
   async drained(): Promise<void> {
     if (this.failed) throw this.failed;
-    if (this.ws.writableNeedDrain) {
+    if (this.stream?.writableNeedDrain) {
       await Promise.race([once(this.ws, 'drain'), once(this.ws, 'close')]);
     }
     if (this.failed) throw this.failed;
@@ -73,9 +93,12 @@ export class TempWriter {
   async finish(): Promise<Ingested> {
     if (this.finished) throw new Error('TempWriter finished twice');
     this.finished = true;
-    if (!this.ws.closed) {
-      this.ws.end();
-      await once(this.ws, 'close').catch(() => undefined);
+    if (this.mem) {
+      await writeFile(this.path, Buffer.concat(this.mem, this.memLen));
+      this.mem = null;
+    } else if (this.stream && !this.stream.closed) {
+      this.stream.end();
+      await once(this.stream, 'close').catch(() => undefined);
     }
     if (this.failed) throw this.failed;
     return {
@@ -89,9 +112,10 @@ export class TempWriter {
 
   async discard(): Promise<void> {
     this.finished = true;
-    if (!this.ws.closed) {
-      this.ws.destroy();
-      await once(this.ws, 'close').catch(() => undefined);
+    this.mem = null;
+    if (this.stream && !this.stream.closed) {
+      this.stream.destroy();
+      await once(this.stream, 'close').catch(() => undefined);
     }
     await unlink(this.path).catch(() => undefined);
   }
@@ -101,6 +125,7 @@ export class ContentStore {
   readonly objectsDir: string;
   readonly tmpDir: string;
   private readonly known = new Map<string, number>();
+  private readonly prefixes = new Set<string>();
 
   private constructor(
     readonly dataDir: string,
@@ -174,7 +199,11 @@ export class ContentStore {
     }
     this.known.set(ing.sha256, ing.size); // claim synchronously: concurrent commits of equal content count once
     try {
-      await mkdir(join(this.objectsDir, ing.sha256.slice(0, 2)), { recursive: true });
+      const prefix = ing.sha256.slice(0, 2);
+      if (!this.prefixes.has(prefix)) {
+        await mkdir(join(this.objectsDir, prefix), { recursive: true });
+        this.prefixes.add(prefix);
+      }
       await rename(ing.path, this.objectPath(ing.sha256));
     } catch (err) {
       this.known.delete(ing.sha256);

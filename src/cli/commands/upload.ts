@@ -48,6 +48,7 @@ export interface UploadFlags {
   batchId?: string;
   nameTemplate?: string;
   maxRetries?: string;
+  batchSize?: string;
   timeout?: string;
   json?: boolean;
   quiet?: boolean;
@@ -85,7 +86,7 @@ export const MAX_RETRIES_LIMIT = 100;
 export const MAX_TIMEOUT_SECONDS = 86_400;
 
 /** Flag checks that need no I/O (numbers, enums, combinations). Throws USAGE errors. */
-export function checkUploadFlags(paths: string[], f: UploadFlags): { maxRetries: number; timeoutMs: number } {
+export function checkUploadFlags(paths: string[], f: UploadFlags): { maxRetries: number; timeoutMs: number; maxBatchFiles?: number } {
   if (paths.length === 0 && !f.urls && !(f.fromManifest && f.fromManifest.length)) {
     throw usageError('nothing to upload: give PATHS, --urls FILE or --from-manifest FILE');
   }
@@ -107,7 +108,8 @@ export function checkUploadFlags(paths: string[], f: UploadFlags): { maxRetries:
       ? DEFAULTS.timeoutMs
       : Math.round(parsePositiveNumber(f.timeout, '--timeout (seconds)', { max: MAX_TIMEOUT_SECONDS }) * 1000);
   if (f.urls === '-' && f.fromManifest?.includes('-')) throw usageError("only one input can read stdin ('-')");
-  return { maxRetries, timeoutMs };
+  const maxBatchFiles = f.batchSize === undefined ? undefined : parseIntInRange(f.batchSize, 1, 100_000, '--batch-size');
+  return { maxRetries, timeoutMs, maxBatchFiles };
 }
 
 /** Endpoint the sandbox serves a provider at (see /work/shared/protocols/README.md). */
@@ -158,7 +160,7 @@ export async function runUploadCommand(
   const stats = { plannedFiles: 0, authFailures: 0 };
 
   try {
-    const { maxRetries, timeoutMs } = checkUploadFlags(paths, flags);
+    const { maxRetries, timeoutMs, maxBatchFiles } = checkUploadFlags(paths, flags);
     const { providerNames, getProvider } = await import('../../providers/registry.js');
     const settings: ResolvedSettings = await resolveSettings(
       {
@@ -228,6 +230,7 @@ export async function runUploadCommand(
       batchId: flags.batchId,
       nameTemplate: flags.nameTemplate,
       maxRetries,
+      maxBatchFiles,
       timeoutMs,
       pollTimeoutMs: DEFAULTS.pollTimeoutMs,
       pollIntervalMs: DEFAULTS.pollIntervalMs,

@@ -9,7 +9,8 @@
  *  3. a structure check for the real format without decoding pixels (`corrupt`, `image-bomb`,
  *     `unsafe-svg`; a structure failure on content that is really text behind a magic number is
  *     `disguised`); ZIPs get the archive checks of zip.ts, each image entry going through the
- *     same steps 1–3;
+ *     same steps 1–3; a ZIP-based document the name claims (`.docx`) is checked as that
+ *     document instead (ooxml.ts), never as an upload archive; PDFs get a header/EOF check;
  *  4. an honest format or extension the policy does not allow is `unsupported-type` (checked
  *     last so a broken file is reported as broken even when its type is not allowed).
  * Only the head (64 KiB) plus targeted reads are done; PNG/GIF structure walks read the file
@@ -24,6 +25,8 @@ import { checkGif } from './gif.js';
 import { checkIco } from './ico.js';
 import { checkJpeg } from './jpeg.js';
 import type { Checker, Shape } from './limits.js';
+import { checkDocx } from './ooxml.js';
+import { checkPdf } from './pdf.js';
 import { checkPng } from './png.js';
 import { sniff } from './sniff.js';
 import { BufferSource, FileSource, Problem, fail, type ByteSource } from './source.js';
@@ -54,6 +57,8 @@ export const CHECKERS: Readonly<Record<string, Checker>> = {
   webm: checkEbml,
   mkv: checkEbml,
   avi: checkAvi,
+  pdf: checkPdf,
+  docx: checkDocx,
 };
 
 const mb = (n: number) => (n / (1024 * 1024)).toFixed(2);

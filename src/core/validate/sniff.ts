@@ -11,6 +11,7 @@ import { canonicalFromFileType, ZIP_CONTAINERS } from './formats.js';
 import { isGif } from './gif.js';
 import { isIco } from './ico.js';
 import { isJpeg } from './jpeg.js';
+import { VERIFIED_CONTAINERS } from './ooxml.js';
 import { isPng } from './png.js';
 import { looksLikeText, type ByteSource } from './source.js';
 import { looksLikeSvg } from './svg.js';
@@ -61,7 +62,11 @@ export async function sniff(head: Buffer, src: ByteSource, claimed?: string): Pr
   }
   if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5) && head[3] === head[2] + 1) {
     const ft = await fileTypeOf(head);
-    // A .docx is a ZIP by structure; call it what it is when the name says so.
+    // A .docx is a ZIP by structure; call it what it is when the name says so. For containers
+    // with a structure check (ooxml.ts) the name is trusted here and the check verifies it.
+    if (claimed !== undefined && VERIFIED_CONTAINERS.has(claimed) && (ft === undefined || ft === 'zip' || ft === claimed)) {
+      return { format: claimed, text };
+    }
     return { format: ft && ZIP_CONTAINERS.has(ft) && claimed === ft ? ft : 'zip', text };
   }
   // Before file-type, which calls any XML document 'xml'.

@@ -82,7 +82,7 @@ interface Finding {
 }
 
 /** Map a yauzl / zlib error to a rule. `entry` names the entry being read, if any. */
-function classify(err: Error, entry?: string): Finding {
+export function classify(err: Error, entry?: string): Finding {
   const m = err.message;
   const who = entry === undefined ? 'archive' : `entry '${show(entry)}'`;
   if (/strong encryption/i.test(m)) return { rule: 'encrypted-zip', detail: 'uses strong encryption' };
@@ -128,7 +128,7 @@ function junkReason(name: string): string | undefined {
   return undefined;
 }
 
-async function openZip(src: ByteSource): Promise<yauzl.ZipFile> {
+export async function openZip(src: ByteSource): Promise<yauzl.ZipFile> {
   return yauzl.fromRandomAccessReaderPromise(new SourceReader(src), src.size, {
     lazyEntries: true,
     autoClose: false,

@@ -98,6 +98,7 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
     },
     done: (s) => s.status === STATUS.succeeded,
     progressKey: (s) => `${s.status}:${s.processed_count}`,
+    progress: (s) => ({ done: s.processed_count, total: s.total_count }),
     onUpdate: (s) => ctx.emit({ type: 'poll', batchId: batch.batchId, status: s.status, processed: s.processed_count, total: s.total_count }),
     initialMs: ctx.options.pollIntervalMs,
     maxMs: ctx.options.pollMaxIntervalMs,
@@ -146,6 +147,10 @@ export function mapResults(
     const results = byIndex.get(index) ?? [];
     const toEntry = (e: ManifestEntry, r: StatusData['results'][number] | undefined, label: string): ManifestEntry => {
       if (!r) return { ...e, status: 'failed', code: 'PROTOCOL', error: `${label}: the server reported no result for it` };
+      // We always send image_names, so a different name means the batch id was taken by other files.
+      if (r.image_name !== e.name) {
+        return { ...e, status: 'failed', code: 'PROTOCOL', error: `${label}: batch ${batch.batchId} on the server holds '${r.image_name}' at this position, not '${e.name}' (batch id reused for other files?)` };
+      }
       if (r.status === STATUS.succeeded && r.image_url) return { ...e, status: 'uploaded', url: r.image_url, expiresAt };
       return { ...e, status: 'failed', code: 'REMOTE', error: `${label}: ${r.error_message ?? 'failed on the server'}` };
     };

@@ -11,6 +11,7 @@ import { LIMITS } from './contract.js';
 const imagesOf = (it: Item) => (it.format === 'zip' ? it.zipEntries?.length ?? 0 : 1);
 
 export function planBach(req: PlanRequest): BatchPlan[] {
+  const perBatch = Math.min(LIMITS.maxFiles, req.maxBatchFiles ?? LIMITS.maxFiles);
   const zips = req.items.filter((i) => i.format === 'zip');
   const urls = req.items.filter((i) => i.kind === 'url');
   const images = req.items.filter((i) => i.kind === 'file' && i.format !== 'zip');
@@ -30,7 +31,7 @@ export function planBach(req: PlanRequest): BatchPlan[] {
   } else {
     const syncFiles = req.mode === 'sync' ? images : [];
     const asyncFiles = req.mode === 'sync' ? urls : [...images, ...urls];
-    for (const items of splitEvenly(syncFiles, LIMITS.maxFiles)) {
+    for (const items of splitEvenly(syncFiles, perBatch)) {
       groups.push({ mode: 'sync', reason: '--mode sync', items });
     }
     const asyncWhy =
@@ -40,8 +41,8 @@ export function planBach(req: PlanRequest): BatchPlan[] {
           ? 'URLs go through the async submit only'
           : urls.length && imageCount < LIMITS.syncMaxImages
             ? 'URL inputs need the async submit'
-            : `${imageCount} images ≥ ${LIMITS.syncMaxImages}: async submit (Base64/URLs), ≤ ${LIMITS.maxFiles} per batch`;
-    for (const items of splitEvenly(asyncFiles, LIMITS.maxFiles)) groups.push({ mode: 'async', reason: asyncWhy, items });
+            : `${imageCount} images ≥ ${LIMITS.syncMaxImages}: async submit (Base64/URLs), ≤ ${perBatch} per batch`;
+    for (const items of splitEvenly(asyncFiles, perBatch)) groups.push({ mode: 'async', reason: asyncWhy, items });
     for (const items of splitEvenly(zips, LIMITS.syncMaxZips)) {
       groups.push({ mode: 'sync', reason: 'ZIP archives go through submit-with-files, ≤ 10 per batch', items });
     }
