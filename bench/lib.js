@@ -17,7 +17,7 @@ export function tmp(prefix) {
 
 export async function startServe(args = []) {
   const data = tmp('batchup-bench-data-');
-  const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', data, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', data, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
   const url = await new Promise((res, rej) => {
     createInterface({ input: proc.stdout }).once('line', (l) => res(l.trim()));
     proc.once('exit', (c) => rej(new Error(`serve exited ${c}`)));

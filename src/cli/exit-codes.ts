@@ -64,7 +64,7 @@ export interface SummaryFacts {
 export function exitCodeForSummary(s: RunSummary, facts: SummaryFacts = {}): ExitCode {
   if (s.interrupted) return EXIT.INTERRUPTED;
   const bad = s.rejected + s.failed;
-  const good = s.dryRun ? (facts.plannedFiles ?? 0) : s.uploaded + s.skipped;
+  const good = s.skipped + (s.dryRun ? (facts.plannedFiles ?? 0) : s.uploaded);
   if (good > 0 && bad === 0) return EXIT.OK;
   if (good > 0) return EXIT.PARTIAL;
   // Nothing went through. If the API refused our credentials, say so rather than "nothing valid".

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BatchupError, toBatchupError } from '../core/errors.js';
 import { EXIT, EXIT_CODE_HELP, exitCodeForError, hintFor } from './exit-codes.js';
+import { addManageCommands } from './commands/manage-program.js';
 import { redact } from './redact.js';
 import type { ProviderFlag } from '../core/provider.js';
 import type { OutStream } from './render/types.js';
@@ -208,8 +209,14 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     .option('--concurrency <n>', 'batches in flight at once (env BATCHUP_CONCURRENCY; default 4)')
     .option('--batch-id <id>', 'batch id (one batch) or prefix (several)')
     .option('--name-template <template>', 'remote name: {name} {stem} {ext} {parent} {index} (default: the file name)')
+    .option('--state <dir>', 'journal folder for resume and incremental runs (default: .batchup/ beside the manifest)')
+    .option('--force', 'upload everything again, even inputs the journal knows as done')
+    .option('--refresh-before <duration>', 're-upload inputs whose URLs expire within this long (default 3d)')
+    .option('--prune', 'drop inputs that are gone from the manifest and journal')
+    .option('--max-duration <duration>', 'stop gracefully after this long, like Ctrl-C (e.g. 50m, for cron)')
     .option('--batch-size <n>', 'at most N files per batch (default: the provider limit, 300 for bach)')
     .option('--max-retries <n>', 'retries per request (default 6)')
+    .option('--max-memory <size>', 'memory for file parts in flight, e.g. 64MiB, 1G (chunked uploads; default 64MiB)')
     .option('--timeout <seconds>', 'per-request timeout without progress (default 120)')
     .option('--json', 'NDJSON events on stdout')
     .addOption(new Option('-q, --quiet', 'only errors and the final summary').conflicts('verbose'))
@@ -239,11 +246,14 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--data <dir>', 'folder for stored uploads')
     .option('--fault-rate <r>', 'fraction of requests that fail (0..1)')
-    .option('--faults <kinds>', 'comma list of 500,503,429,reset,slow,lost')
+    .option('--faults <kinds>', 'comma list of 500,503,429,reset,slow,lost,cut')
     .option('--seed <n>', 'seed for deterministic faults')
     .option('--retry-after <seconds>', 'Retry-After for injected 429/503')
     .option('--slow-ms <ms>', 'delay of a "slow" fault')
     .option('--process-ms <ms>', 'server processing time per image (async jobs)')
+    .option('--presign-ttl <seconds>', 'lifetime of presigned URLs (hybrid; default 3600)')
+    .option('--part-fault-rate <r>', 'fraction of presigned part PUTs that fail (0..1)')
+    .option('--part-faults <kinds>', 'comma list of kinds for part PUTs (default cut: the body breaks off halfway)')
     .option('--access-key <key>', 'accepted access key (env BATCHUP_ACCESS_KEY)')
     .option('--secret-key <secret>', 'accepted secret key (env BATCHUP_SECRET_KEY)')
     .option('--token <token>', 'accepted bearer token (env BATCHUP_TOKEN)')
@@ -254,6 +264,9 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
       const { runServeCommand } = await import('./commands/serve.js');
       hooks.setExit(await runServeCommand(opts, ctx));
     });
+
+  // ---------------------------------------------------------------------- batches, runs (aihub)
+  addManageCommands(program, ctx, hooks);
 
   // ------------------------------------------------------------------------------------ config
   const config = program

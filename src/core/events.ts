@@ -24,6 +24,8 @@ export type BatchupEvent =
   | { type: 'scan'; candidates: number }
   | { type: 'reject'; rejection: Rejection }
   | { type: 'skip'; source: string; reason: string }
+  /** An input of an earlier run that is no longer among the inputs (dropped with --prune). */
+  | { type: 'gone'; source: string; pruned: boolean }
   | { type: 'plan'; provider: string; batches: PlannedBatch[]; dryRun: boolean }
   | { type: 'batch-start'; batchId: string; mode: UploadMode; files: number; bytes: number }
   /** Bytes of one file sent so far within its batch request (fires as the body streams). */

@@ -18,7 +18,8 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { BatchupError } from './errors.js';
 import type { ManifestEntry } from './manifest.js';
 
@@ -111,6 +112,14 @@ export class Journal {
   private constructor(readonly dir: string, state: JournalState, fd: number) {
     this.state = state;
     this.fd = fd;
+  }
+
+  /** Read the state without locking or changing anything (dry runs). */
+  static async peek(dir: string): Promise<JournalState> {
+    const state = emptyState();
+    const text = await readFile(join(dir, 'journal.jsonl'), 'utf8').catch(() => '');
+    for (const r of parseJournal(text)) fold(state, r);
+    return state;
   }
 
   static async open(dir: string): Promise<Journal> {
@@ -217,4 +226,13 @@ async function acquireLock(dir: string): Promise<void> {
     await rm(path, { force: true }); // stale: its process is gone
   }
   throw new BatchupError('USAGE', `could not lock ${dir}`);
+}
+
+/**
+ * Default state folder: beside the manifest, one per manifest and per provider+endpoint, so a
+ * sandbox run never makes a production run skip files (and two jobs never share state).
+ */
+export function defaultStateDir(manifestPath: string, provider: string, endpoint: string): string {
+  const tag = createHash('sha256').update(`${provider}\0${endpoint}`).digest('hex').slice(0, 10);
+  return join(dirname(manifestPath), '.batchup', `${basename(manifestPath)}.${provider}-${tag}`);
 }

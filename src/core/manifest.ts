@@ -55,6 +55,8 @@ export interface Manifest {
   updatedAt: string;
   summary?: Omit<RunSummary, 'manifestPath'>;
   entries: ManifestEntry[];
+  /** Provider extras from Provider.afterUpload, e.g. aihub's app runs on the uploaded batch. */
+  runs?: unknown[];
 }
 
 /** Write JSON atomically: a crash leaves either the old file or the new one, never a mix. */

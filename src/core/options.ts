@@ -49,6 +49,16 @@ export interface UploadOptions {
   maxMemory?: number;
   /** Values of provider-specific flags (see Provider.flags), by key. */
   providerOptions?: Record<string, string | boolean | undefined>;
+  /** Journal folder (--state); default beside the manifest (see defaultStateDir). */
+  stateDir?: string;
+  /** Upload everything again, ignoring what the journal says is done (--force). */
+  force?: boolean;
+  /** Re-upload inputs whose URLs expire within this long (--refresh-before; default 3 days). */
+  refreshBeforeMs?: number;
+  /** Drop inputs that are gone from the manifest and journal (--prune). */
+  prune?: boolean;
+  /** Stop gracefully after this long, like Ctrl-C (--max-duration, for cron). */
+  maxDurationMs?: number;
   /** Stdin for `--urls -`. */
   stdin?: NodeJS.ReadableStream;
 }
@@ -61,4 +71,5 @@ export const DEFAULTS = {
   pollTimeoutMs: 3_600_000,
   pollIntervalMs: 500,
   pollMaxIntervalMs: 5_000,
+  refreshBeforeMs: 3 * 24 * 3600 * 1000,
 } as const;

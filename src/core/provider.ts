@@ -11,6 +11,8 @@ import type { Item, ValidationPolicy } from './types.js';
 
 export interface BatchPlan extends PlannedBatch {
   items: Item[];
+  /** Announced by an earlier run that did not see its results: look it up before submitting. */
+  resumed?: boolean;
 }
 
 export interface PlanRequest {
@@ -75,4 +77,9 @@ export interface Provider {
    * BatchupError when the whole batch could not be submitted.
    */
   runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<ManifestEntry[]>;
+  /**
+   * Once every batch ran: extra top-level fields for the manifest (e.g. aihub's `runs`, the app
+   * runs started on the uploaded batches). Optional; `undefined` adds nothing.
+   */
+  afterUpload?(ctx: ProviderContext, entries: ManifestEntry[]): Promise<Record<string, unknown> | undefined>;
 }

@@ -49,6 +49,8 @@ export interface Item {
   zipEntries?: ZipImageEntry[];
   /** Entries of a ZIP that were skipped (not images, junk like __MACOSX), with why. */
   zipSkipped?: { path: string; reason: string }[];
+  /** How many times this source was put in a batch before (salts derived batch ids). */
+  generation?: number;
   /** Image dimensions, when the header gave them. */
   width?: number;
   height?: number;
@@ -69,7 +71,11 @@ export type RejectRule =
   | 'nested-zip'
   | 'empty-zip'
   | 'unreadable'
-  | 'bad-url';
+  | 'bad-url'
+  /** The remote name cannot be used by the provider (too long, a path separator, …). */
+  | 'bad-name'
+  /** Another input of the same run already has this remote name (it would be replaced). */
+  | 'duplicate-name';
 
 export interface Rejection {
   source: string;

@@ -4,7 +4,7 @@
  * the same request order injects the same faults and a failing test can be replayed.
  */
 
-export type FaultKind = '500' | '503' | '429' | 'reset' | 'slow' | 'lost';
+export type FaultKind = '500' | '503' | '429' | 'reset' | 'slow' | 'lost' | 'cut';
 
 export interface FaultOptions {
   /** Probability 0..1 that a request gets a fault. */
@@ -15,9 +15,19 @@ export interface FaultOptions {
   retryAfterSec: number;
   /** Delay added by 'slow'. */
   slowMs: number;
+  /**
+   * Probability 0..1 that a presigned part PUT (hybrid chunks) gets a fault. These draw from their
+   * own seeded sequence (seed + 1), so API faults and part faults can be tuned apart.
+   */
+  partRate: number;
+  /** Kinds for part PUTs; 'cut' breaks the body off halfway (the chunk is recorded as failed). */
+  partKinds: FaultKind[];
 }
 
+/** Default kinds of API faults. */
 export const FAULT_KINDS: readonly FaultKind[] = ['500', '503', '429', 'reset', 'slow', 'lost'];
+/** Every kind: 'cut' (read half the body, then drop the connection) is meant for part PUTs; on API routes it acts like 'reset'. */
+export const ALL_FAULT_KINDS: readonly FaultKind[] = [...FAULT_KINDS, 'cut'];
 
 export const DEFAULT_FAULTS: FaultOptions = {
   rate: 0,
@@ -25,6 +35,8 @@ export const DEFAULT_FAULTS: FaultOptions = {
   seed: 1,
   retryAfterSec: 1,
   slowMs: 1000,
+  partRate: 0,
+  partKinds: ['cut'],
 };
 
 /** mulberry32: tiny, fast, good enough for test schedules. Returns floats in [0, 1). */
@@ -43,13 +55,15 @@ export function resolveFaultOptions(partial?: Partial<FaultOptions>): FaultOptio
   const o: FaultOptions = { ...DEFAULT_FAULTS, ...stripUndefined(partial ?? {}) };
   if (!(o.rate >= 0 && o.rate <= 1)) throw new RangeError(`fault rate must be within 0..1, got ${o.rate}`);
   if (!Array.isArray(o.kinds) || o.kinds.length === 0) throw new RangeError('fault kinds must not be empty');
-  for (const k of o.kinds) {
-    if (!FAULT_KINDS.includes(k)) throw new RangeError(`unknown fault kind '${k}' (known: ${FAULT_KINDS.join(', ')})`);
+  for (const k of [...o.kinds, ...(o.partKinds ?? [])]) {
+    if (!ALL_FAULT_KINDS.includes(k)) throw new RangeError(`unknown fault kind '${k}' (known: ${ALL_FAULT_KINDS.join(', ')})`);
   }
+  if (!(o.partRate >= 0 && o.partRate <= 1)) throw new RangeError(`part fault rate must be within 0..1, got ${o.partRate}`);
+  if (!Array.isArray(o.partKinds) || o.partKinds.length === 0) throw new RangeError('part fault kinds must not be empty');
   if (!Number.isFinite(o.seed)) throw new RangeError('fault seed must be a number');
   if (!(o.retryAfterSec >= 0)) throw new RangeError('retryAfterSec must be >= 0');
   if (!(o.slowMs >= 0)) throw new RangeError('slowMs must be >= 0');
-  return { ...o, kinds: [...o.kinds] };
+  return { ...o, kinds: [...o.kinds], partKinds: [...o.partKinds] };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -63,6 +77,12 @@ export class FaultInjector {
   constructor(partial?: Partial<FaultOptions>) {
     this.options = resolveFaultOptions(partial);
     this.rand = mulberry32(this.options.seed);
+  }
+
+  /** The injector for presigned part PUTs: `partRate`/`partKinds`, its own sequence (seed + 1). */
+  forParts(): FaultInjector {
+    const o = this.options;
+    return new FaultInjector({ ...o, rate: o.partRate, kinds: o.partKinds, seed: (o.seed + 1) >>> 0 });
   }
 
   get enabled(): boolean {

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { isIP, type AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
+import type { AihubSandboxOptions } from './aihub.js';
 import { createAuthCheck, type AuthCheck } from './auth.js';
 import { FaultInjector, type FaultKind, type FaultOptions } from './faults.js';
 import { contentTypeOf } from './media.js';
@@ -36,6 +37,10 @@ export interface SandboxOptions {
   log?: (line: string) => void;
   /** Origin to put in the URLs handed out, when clients reach the sandbox under another name. */
   publicUrl?: string;
+  /** Lifetime of presigned URLs (hybrid), seconds; default 3600. Tests make them expire fast. */
+  presignTtlSec?: number;
+  /** aihub settings (part size, results page size, job pace); defaults in providers/aihub/contract.ts. */
+  aihub?: Partial<AihubSandboxOptions>;
 }
 
 export interface Sandbox {
@@ -66,6 +71,12 @@ export interface SandboxCore {
   isAllowedFetchHost(hostname: string): boolean;
   /** URL of a stored object: `${origin}/cdn/<sha256>.<ext>`. */
   cdnUrl(sha256: string, ext: string): string;
+  /** Lifetime of presigned URLs, seconds. */
+  readonly presignTtlSec: number;
+  /** Faults for presigned part PUTs (FaultOptions.partRate/partKinds); the protocol applies them. */
+  readonly partFaults: FaultInjector;
+  /** SandboxOptions.aihub, as given. */
+  readonly aihub?: Partial<AihubSandboxOptions>;
 }
 
 export interface Route {
@@ -114,7 +125,8 @@ export class RequestContext {
   ) {}
 
   get gone(): boolean {
-    return this.res.destroyed || this.req.socket.destroyed;
+    // A request whose body iterator was closed early has no socket any more.
+    return this.res.destroyed || !this.req.socket || this.req.socket.destroyed;
   }
 
   async authorized(): Promise<boolean> {
@@ -149,7 +161,8 @@ export class RequestContext {
   }
 
   destroy(): void {
-    this.req.socket.destroy();
+    (this.req.socket ?? this.res.socket)?.destroy();
+    this.res.destroy();
   }
 }
 
@@ -209,6 +222,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const checkAuth = createAuthCheck(opts);
   const processMsPerImage = opts.processMsPerImage ?? DEFAULT_PROCESS_MS;
   if (!(processMsPerImage >= 0)) throw new RangeError('processMsPerImage must be >= 0');
+  const presignTtlSec = opts.presignTtlSec ?? 3600;
+  if (!(presignTtlSec > 0)) throw new RangeError('presignTtlSec must be > 0');
+  const partFaults = faults.forParts();
   const log = opts.log ?? (() => undefined);
   const stats = new Stats();
 
@@ -226,6 +242,18 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       requestTimeout: 3_600_000,
       headersTimeout: 60_000,
     });
+    // Bytes read from every connection (headers and bodies, completed or cut off): what clients
+    // really sent, so tests can bound what a resumed run sends again.
+    const sockets = new Set<import('node:net').Socket>();
+    let closedBytes = 0;
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => {
+        sockets.delete(socket);
+        closedBytes += socket.bytesRead;
+      });
+    });
+    stats.wireBytes = () => [...sockets].reduce((n, s) => n + s.bytesRead, closedBytes);
     const listenPort = opts.port ?? 0;
     await new Promise<void>((ok, fail) => {
       server.once('error', fail);
@@ -254,6 +282,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       },
       isAllowedFetchHost: (hostname) => isLoopback(hostname) || hostname === originHostname,
       cdnUrl: (sha256, ext) => `${origin}/cdn/${sha256}${ext ? `.${ext}` : ''}`,
+      presignTtlSec,
+      partFaults,
+      aihub: opts.aihub,
     };
 
     const router = new Router();
@@ -326,6 +357,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
               'retry-after': String(faults.options.retryAfterSec),
             });
           case 'reset':
+          case 'cut':
             await readSome(req);
             ctx.destroy();
             return;

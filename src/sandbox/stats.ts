@@ -10,6 +10,14 @@ export interface SandboxStats {
   requests: Record<string, number>;
   faultsInjected: Record<string, number>;
   batches: number;
+  /** `<uploadId>/<partNumber>` -> part PUTs received for it (any outcome: stored, broken, refused). */
+  partsReceived: Record<string, number>;
+  /** Body bytes that arrived on part PUTs (stored or not). */
+  partBytesReceived: number;
+  /** Presigned PUTs refused because they carried an Authorization header. */
+  presignedWithAuth: number;
+  /** Bytes read from all client connections (headers and bodies, finished or cut off). */
+  bytesReceived: number;
 }
 
 export class Stats {
@@ -18,6 +26,11 @@ export class Stats {
   readonly receipts = new Map<string, number>();
   readonly requests = new Map<string, number>();
   readonly faults = new Map<string, number>();
+  readonly parts = new Map<string, number>();
+  partBytes = 0;
+  presignedWithAuth = 0;
+  /** Set by the server: bytes read from client connections so far. */
+  wireBytes: () => number = () => 0;
   /** Each protocol reports its batch count; summed in the snapshot. */
   private readonly batchCounters: Array<() => number> = [];
 
@@ -38,6 +51,12 @@ export class Stats {
     bump(this.faults, kind);
   }
 
+  /** One part PUT for `uploadId` part `partNumber` arrived; `bytes` of body were read. */
+  partReceived(uploadId: string, partNumber: number, bytes: number): void {
+    bump(this.parts, `${uploadId}/${partNumber}`);
+    this.partBytes += bytes;
+  }
+
   registerBatchCounter(count: () => number): void {
     this.batchCounters.push(count);
   }
@@ -50,6 +69,10 @@ export class Stats {
       requests: Object.fromEntries(this.requests),
       faultsInjected: Object.fromEntries(this.faults),
       batches: this.batchCounters.reduce((n, f) => n + f(), 0),
+      partsReceived: Object.fromEntries(this.parts),
+      partBytesReceived: this.partBytes,
+      presignedWithAuth: this.presignedWithAuth,
+      bytesReceived: this.wireBytes(),
     };
   }
 }

@@ -85,7 +85,11 @@ export class TempWriter {
   async drained(): Promise<void> {
     if (this.failed) throw this.failed;
     if (this.stream?.writableNeedDrain) {
-      await Promise.race([once(this.ws, 'drain'), once(this.ws, 'close')]);
+      // Remove the losing listener each time: a long body drains hundreds of times.
+      const ac = new AbortController();
+      const wait = (ev: string) => once(this.ws, ev, { signal: ac.signal }).catch(() => undefined);
+      await Promise.race([wait('drain'), wait('close')]);
+      ac.abort();
     }
     if (this.failed) throw this.failed;
   }

@@ -46,6 +46,10 @@ export interface SandboxStats {
   requests: Record<string, number>;
   faultsInjected: Record<string, number>;
   batches: number;
+  /** hybrid: `<uploadId>/<partNumber>` -> part PUTs received; body bytes received; PUTs refused for carrying Authorization. */
+  partsReceived: Record<string, number>;
+  partBytesReceived: number;
+  presignedWithAuth: number;
 }
 
 /** Start `batchup serve` and read its base URL from the first stdout line. */

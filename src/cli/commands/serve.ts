@@ -11,7 +11,7 @@ import { EXIT } from '../exit-codes.js';
 import type { CliContext } from '../main.js';
 import { addSecret, redact } from '../redact.js';
 
-export const FAULT_KINDS = ['500', '503', '429', 'reset', 'slow', 'lost'] as const;
+export const FAULT_KINDS = ['500', '503', '429', 'reset', 'slow', 'lost', 'cut'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface ServeFlags {
@@ -24,6 +24,11 @@ export interface ServeFlags {
   retryAfter?: string;
   slowMs?: string;
   processMs?: string;
+  /** hybrid: presigned URL lifetime, seconds. */
+  presignTtl?: string;
+  /** hybrid: fraction of presigned part PUTs that fail, and how. */
+  partFaultRate?: string;
+  partFaults?: string;
   accessKey?: string;
   secretKey?: string;
   token?: string;
@@ -34,8 +39,9 @@ export interface SandboxStartOptions {
   host: string;
   port: number;
   dataDir?: string;
-  faults?: { rate?: number; kinds?: FaultKind[]; seed?: number; retryAfterSec?: number; slowMs?: number };
+  faults?: { rate?: number; kinds?: FaultKind[]; seed?: number; retryAfterSec?: number; slowMs?: number; partRate?: number; partKinds?: FaultKind[] };
   processMsPerImage?: number;
+  presignTtlSec?: number;
   accessKey?: string;
   secretKey?: string;
   token?: string;
@@ -65,15 +71,26 @@ export function serveOptions(f: ServeFlags, env: NodeJS.ProcessEnv, cwd: string)
     // Kinds without a rate would inject nothing: default to 10 % so `--faults 429` does something.
     faults.rate ??= 0.1;
   }
+  if (f.partFaultRate !== undefined) faults.partRate = parsePositiveNumber(f.partFaultRate, '--part-fault-rate', { allowZero: true, max: 1 });
+  if (f.partFaults !== undefined) {
+    const kinds = f.partFaults.split(',').map((k) => k.trim()).filter(Boolean);
+    if (kinds.length === 0) throw usageError('--part-faults is empty (choose from ' + FAULT_KINDS.join(',') + ')');
+    for (const k of kinds) {
+      if (!(FAULT_KINDS as readonly string[]).includes(k)) throw usageError(`--part-faults: unknown kind '${k}' (choose from ${FAULT_KINDS.join(',')})`);
+    }
+    faults.partKinds = [...new Set(kinds)] as FaultKind[];
+    faults.partRate ??= 0.1;
+  }
   if (f.seed !== undefined) faults.seed = parseIntInRange(f.seed, 0, 2 ** 32 - 1, '--seed');
   if (f.retryAfter !== undefined) faults.retryAfterSec = parsePositiveNumber(f.retryAfter, '--retry-after', { allowZero: true });
   if (f.slowMs !== undefined) faults.slowMs = parseIntInRange(f.slowMs, 0, 3_600_000, '--slow-ms');
-  if ((faults.rate ?? 0) > 0 && faults.seed === undefined) {
+  if (((faults.rate ?? 0) > 0 || (faults.partRate ?? 0) > 0) && faults.seed === undefined) {
     faults.seed = randomInt(0, 2 ** 31);
     seedChosen = true;
   }
   if (Object.keys(faults).length) options.faults = faults;
   if (f.processMs !== undefined) options.processMsPerImage = parsePositiveNumber(f.processMs, '--process-ms', { allowZero: true });
+  if (f.presignTtl !== undefined) options.presignTtlSec = parsePositiveNumber(f.presignTtl, '--presign-ttl', { max: 7 * 86_400 });
 
   const accessKey = f.accessKey ?? (env.BATCHUP_ACCESS_KEY || undefined);
   const secretKey = f.secretKey ?? (env.BATCHUP_SECRET_KEY || undefined);
@@ -112,7 +129,8 @@ export async function runServeCommand(flags: ServeFlags, ctx: CliContext): Promi
   if (options.faults) {
     const f = options.faults;
     err(
-      `faults: rate ${f.rate ?? 0}, kinds ${(f.kinds ?? FAULT_KINDS).join(',')}, seed ${f.seed ?? 'default'}` +
+      `faults: rate ${f.rate ?? 0}, kinds ${(f.kinds ?? FAULT_KINDS.filter((k) => k !== 'cut')).join(',')}, ` +
+        `part rate ${f.partRate ?? 0}, part kinds ${(f.partKinds ?? ['cut']).join(',')}, seed ${f.seed ?? 'default'}` +
         (seedChosen ? ` (random; replay with --seed ${f.seed})` : ''),
     );
   }

@@ -14,7 +14,9 @@ import { resolve } from 'node:path';
 import { Option } from 'commander';
 import { toBatchupError, usageError } from '../../core/errors.js';
 import type { BatchupEvent, RunSummary } from '../../core/events.js';
+import { parseByteSize } from '../../core/memory.js';
 import { DEFAULTS, type AuthOptions, type UploadOptions } from '../../core/options.js';
+import { parseDuration } from '../../core/incremental.js';
 import type { ProviderFlag } from '../../core/provider.js';
 import {
   hasCredentials,
@@ -48,7 +50,13 @@ export interface UploadFlags {
   batchId?: string;
   nameTemplate?: string;
   maxRetries?: string;
+  maxMemory?: string;
   batchSize?: string;
+  state?: string;
+  force?: boolean;
+  refreshBefore?: string;
+  prune?: boolean;
+  maxDuration?: string;
   timeout?: string;
   json?: boolean;
   quiet?: boolean;
@@ -86,7 +94,10 @@ export const MAX_RETRIES_LIMIT = 100;
 export const MAX_TIMEOUT_SECONDS = 86_400;
 
 /** Flag checks that need no I/O (numbers, enums, combinations). Throws USAGE errors. */
-export function checkUploadFlags(paths: string[], f: UploadFlags): { maxRetries: number; timeoutMs: number; maxBatchFiles?: number } {
+export function checkUploadFlags(
+  paths: string[],
+  f: UploadFlags,
+): { maxRetries: number; timeoutMs: number; maxBatchFiles?: number; refreshBeforeMs?: number; maxDurationMs?: number } {
   if (paths.length === 0 && !f.urls && !(f.fromManifest && f.fromManifest.length)) {
     throw usageError('nothing to upload: give PATHS, --urls FILE or --from-manifest FILE');
   }
@@ -109,7 +120,15 @@ export function checkUploadFlags(paths: string[], f: UploadFlags): { maxRetries:
       : Math.round(parsePositiveNumber(f.timeout, '--timeout (seconds)', { max: MAX_TIMEOUT_SECONDS }) * 1000);
   if (f.urls === '-' && f.fromManifest?.includes('-')) throw usageError("only one input can read stdin ('-')");
   const maxBatchFiles = f.batchSize === undefined ? undefined : parseIntInRange(f.batchSize, 1, 100_000, '--batch-size');
-  return { maxRetries, timeoutMs, maxBatchFiles };
+  const duration = (text: string | undefined, flag: string) => {
+    if (text === undefined) return undefined;
+    const ms = parseDuration(text);
+    if (ms === undefined) throw usageError(`${flag} takes a duration like 3d, 12h, 90m or 45s, got "${text}"`);
+    return ms;
+  };
+  const refreshBeforeMs = duration(f.refreshBefore, '--refresh-before');
+  const maxDurationMs = duration(f.maxDuration, '--max-duration');
+  return { maxRetries, timeoutMs, maxBatchFiles, refreshBeforeMs, maxDurationMs };
 }
 
 /** Endpoint the sandbox serves a provider at (see /work/shared/protocols/README.md). */
@@ -160,7 +179,8 @@ export async function runUploadCommand(
   const stats = { plannedFiles: 0, authFailures: 0 };
 
   try {
-    const { maxRetries, timeoutMs, maxBatchFiles } = checkUploadFlags(paths, flags);
+    const { maxRetries, timeoutMs, maxBatchFiles, refreshBeforeMs, maxDurationMs } = checkUploadFlags(paths, flags);
+    const maxMemory = flags.maxMemory === undefined ? undefined : parseByteSize(String(flags.maxMemory), '--max-memory');
     const { providerNames, getProvider } = await import('../../providers/registry.js');
     const settings: ResolvedSettings = await resolveSettings(
       {
@@ -231,6 +251,12 @@ export async function runUploadCommand(
       nameTemplate: flags.nameTemplate,
       maxRetries,
       maxBatchFiles,
+      stateDir: flags.state,
+      force: flags.force,
+      refreshBeforeMs,
+      prune: flags.prune,
+      maxDurationMs,
+      maxMemory,
       timeoutMs,
       pollTimeoutMs: DEFAULTS.pollTimeoutMs,
       pollIntervalMs: DEFAULTS.pollIntervalMs,
@@ -255,7 +281,7 @@ export async function runUploadCommand(
 
     renderer.start();
     const { runUpload } = await import('../../core/pipeline.js');
-    const summary = await runUpload(opts, emit, ctx.signal);
+    const summary = await runUpload(opts, emit, ctx.signal, clockFrom(ctx.env.BATCHUP_NOW));
     renderer.finish(summary);
     return exitCodeForSummary(summary, stats);
   } catch (err) {
@@ -268,3 +294,15 @@ export async function runUploadCommand(
   }
 }
 
+
+/**
+ * BATCHUP_NOW (ISO-8601 or epoch ms) shifts the run's clock to that moment, so URL expiry and
+ * refresh can be tried without waiting 30 days. Unset: the real clock.
+ */
+export function clockFrom(value: string | undefined): () => number {
+  if (!value) return Date.now;
+  const at = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (Number.isNaN(at)) throw usageError(`BATCHUP_NOW must be an ISO-8601 date or epoch milliseconds, got "${value}"`);
+  const offset = at - Date.now();
+  return () => Date.now() + offset;
+}

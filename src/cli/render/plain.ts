@@ -37,6 +37,13 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
     case 'skip':
       seen.add(`skipped\0${e.source}`);
       return [{ level: 'verbose', text: `${paint('dim', 'skipped')} ${e.source}: ${e.reason}` }];
+    case 'gone':
+      return [
+        {
+          level: 'normal',
+          text: `${paint('yellow', 'gone')} ${e.source}: no longer among the inputs; ${e.pruned ? 'dropped from the manifest (--prune)' : 'kept in the manifest (--prune drops it)'}`,
+        },
+      ];
     case 'plan': {
       const files = e.batches.reduce((n, b) => n + b.files, 0);
       const bytes = e.batches.reduce((n, b) => n + b.bytes, 0);

@@ -23,6 +23,9 @@ const MIME: Record<string, string> = {
   svg: 'image/svg+xml', ico: 'image/x-icon', tiff: 'image/tiff', zip: 'application/zip',
 };
 
+/** How long a just-submitted batch may answer 404 before we believe it. */
+const NOT_FOUND_GRACE_MS = 30_000;
+
 export const bach: Provider = {
   name: 'bach',
   defaultEndpoint: BACH_DEFAULT_ENDPOINT,
@@ -39,12 +42,13 @@ export const bach: Provider = {
 async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<ManifestEntry[]> {
   const api = new BachApi(ctx.http, ctx.endpoint, new BachAuth(ctx.auth, ctx.now));
   const startedAt = new Date(ctx.now()).toISOString();
-  const hashes = new Map<Item, string>();
   const files = (it: Item): FileSource => ({
     path: it.path!,
     size: it.size!,
     onProgress: (sent) => ctx.emit({ type: 'file-progress', batchId: batch.batchId, source: it.source, sent, total: it.size! }),
-    onDone: (sha) => hashes.set(it, sha),
+    onDone: (sha) => {
+      it.sha256 = sha;
+    },
   });
   const body = (): StreamingBody =>
     batch.mode === 'sync'
@@ -67,13 +71,13 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
 
   // Submit. After a failure whose outcome is unknown (reset, timeout, 5xx) the batch may exist:
   // ask for it by id first and resubmit only when the server does not know it.
-  let lastStatus: StatusData | undefined;
+  let submittedAt = ctx.now();
   await withRetry(
     async (attempt) => {
-      if (attempt > 0) {
-        lastStatus = await api.status(batch.batchId, ctx.signal);
-        if (lastStatus) return;
+      if (attempt > 0 || batch.resumed) {
+        if (await api.status(batch.batchId, ctx.signal)) return;
       }
+      submittedAt = ctx.now();
       try {
         await api.submit(batch.mode, body(), ctx.signal);
       } catch (err) {
@@ -93,8 +97,10 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
   const final = await pollUntil<StatusData>({
     fetch: async () => {
       const s = await api.status(batch.batchId, ctx.signal);
-      if (!s) throw new BatchupError('NOT_FOUND', `bach: batch ${batch.batchId} does not exist or has expired`, { retryable: false });
-      return s;
+      if (s) return s;
+      // A batch another attempt is still handing over can be unknown for a moment: wait a little.
+      const young = ctx.now() - submittedAt < NOT_FOUND_GRACE_MS;
+      throw new BatchupError('NOT_FOUND', `bach: batch ${batch.batchId} does not exist or has expired`, { retryable: young });
     },
     done: (s) => s.status === STATUS.succeeded,
     progressKey: (s) => `${s.status}:${s.processed_count}`,
@@ -109,14 +115,14 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
       ctx.emit({ type: 'retry', batchId: batch.batchId, attempt, delayMs, error: error.message, code: error.code }),
   });
 
-  return mapResults(batch, final, { startedAt, now: ctx.now, hashes });
+  return mapResults(batch, final, { startedAt, now: ctx.now });
 }
 
 /** Map server results back to inputs: by `index`, and for a ZIP by `<zip name>/<entry path>`. */
 export function mapResults(
   batch: BatchPlan,
   status: StatusData,
-  opts: { startedAt: string; now: () => number; hashes: Map<Item, string> },
+  opts: { startedAt: string; now: () => number },
 ): ManifestEntry[] {
   const finishedMs = opts.now();
   const finishedAt = new Date(finishedMs).toISOString();
@@ -135,7 +141,7 @@ export function mapResults(
       provider: 'bach',
       name: it.name,
       size: it.size,
-      sha256: opts.hashes.get(it),
+      sha256: it.sha256,
       mtimeMs: it.mtimeMs,
       format: it.format,
       batchId: batch.batchId,

@@ -45,6 +45,15 @@ export interface SavedUpload {
   chunkSize: number;
 }
 
+/**
+ * What ctx.state keeps once a file is complete: its entry, so that when a run dies before the
+ * pipeline journaled the batch's results, the resumed batch (same batch id) answers the entry
+ * instead of uploading the file again. A fresh batch ignores (and overwrites) it.
+ */
+export interface DoneUpload {
+  done: { batchId: string; entry: ManifestEntry };
+}
+
 export const hybrid: Provider = {
   name: 'hybrid',
   defaultEndpoint: HYBRID_DEFAULT_ENDPOINT,
@@ -92,6 +101,8 @@ interface Job {
   received?: Set<number>;
   resumed?: boolean;
   error?: BatchupError;
+  /** Completed by a run that died before its batch's results were journaled. */
+  doneEntry?: ManifestEntry;
 }
 
 const protocol = (msg: string) => new BatchupError('PROTOCOL', msg, { retryable: false });
@@ -121,6 +132,12 @@ export function checkSession(s: UploadSession | undefined, size: number, name: s
   };
 }
 
+function isSaved(v: unknown): v is SavedUpload {
+  const s = v as SavedUpload | undefined;
+  return !!s && typeof s.uploadId === 'string' && !!s.uploadId && typeof s.isChunked === 'boolean' &&
+    Number.isSafeInteger(s.totalChunks) && s.totalChunks > 0 && Number.isSafeInteger(s.chunkSize) && s.chunkSize > 0;
+}
+
 /** Size of part `n` (1-based) of a session. */
 const partSize = (s: SavedUpload, size: number, n: number) => (s.isChunked ? Math.min(s.chunkSize, size - (n - 1) * s.chunkSize) : size);
 
@@ -142,8 +159,13 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
 
   // 1. Sessions a previous run left: ask the server what it has.
   for (const job of jobs) {
-    const saved = ctx.state.get<SavedUpload>(job.key);
-    if (!saved || typeof saved.uploadId !== 'string') continue;
+    const stored = ctx.state.get<Partial<SavedUpload & DoneUpload>>(job.key);
+    if (stored?.done) {
+      if (batch.resumed && stored.done.batchId === batch.batchId) job.doneEntry = stored.done.entry;
+      continue;
+    }
+    if (!isSaved(stored)) continue;
+    const saved = stored;
     const parts = await withRetry(() => api.verify(saved.uploadId, ctx.signal), retryOpts(`verify ${job.it.name}`));
     if (!parts) {
       ctx.state.put(job.key, null); // the server forgot it (expired, completed): start over
@@ -155,7 +177,7 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
   }
 
   // 2. One init for the rest.
-  const fresh = jobs.filter((j) => !j.session);
+  const fresh = jobs.filter((j) => !j.session && !j.doneEntry);
   if (fresh.length) {
     const sessions = await withRetry(
       () =>
@@ -206,6 +228,7 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
       error: `${it.source}: ${err.message}`,
       finishedAt: new Date(ctx.now()).toISOString(),
     });
+    if (job.doneEntry) return job.doneEntry;
     if (job.error) return failed(job.error);
     const s = job.session!;
     const progress = (sent: number) => ctx.emit({ type: 'file-progress', batchId: batch.batchId, source: it.source, sent, total: size });
@@ -229,7 +252,6 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
       }
 
       const record = await completeUpload(job, book, all);
-      ctx.state.put(job.key, null);
       const url = typeof record.video_path === 'string' && record.video_path ? absolute(record.video_path, ctx.endpoint) : undefined;
       const done: ManifestEntry = {
         ...base,
@@ -239,16 +261,19 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
         url,
         remote: record as Record<string, unknown>,
       };
-      if (typeof record.sha256 === 'string' && record.sha256.toLowerCase() !== sha256) {
-        return {
-          ...done,
-          status: 'failed',
-          url: undefined,
-          code: 'REMOTE',
-          error: `${it.source}: integrity check failed: sent sha256 ${sha256}, the server assembled ${record.sha256}`,
-        };
-      }
-      return { ...done, status: 'uploaded' };
+      const entry: ManifestEntry =
+        typeof record.sha256 === 'string' && record.sha256.toLowerCase() !== sha256
+          ? {
+              ...done,
+              status: 'failed',
+              url: undefined,
+              code: 'REMOTE',
+              error: `${it.source}: integrity check failed: sent sha256 ${sha256}, the server assembled ${record.sha256}`,
+            }
+          : { ...done, status: 'uploaded' };
+      if (entry.status === 'uploaded') it.sha256 = sha256; // the journal's fingerprint of the file
+      ctx.state.put(job.key, { done: { batchId: batch.batchId, entry } } satisfies DoneUpload);
+      return entry;
     } catch (raw) {
       const err = toBatchupError(raw);
       // A rejected token stops the run (the pipeline aborts the other batches).

@@ -14,7 +14,8 @@ export function planHybrid(req: PlanRequest): BatchPlan[] {
   const urls = req.items.filter((i) => i.kind === 'url');
   if (urls.length) throw usageError(`hybrid uploads local files only; ${urls.length} URL input(s) given (${urls[0]!.source})`);
   if (req.mode === 'async') throw usageError('hybrid has no async mode (use --mode auto or sync)');
-  const groups = splitEvenly(req.items, LIMITS.maxFilesPerInit);
+  const perInit = Math.max(1, Math.min(LIMITS.maxFilesPerInit, req.maxBatchFiles ?? LIMITS.maxFilesPerInit));
+  const groups = splitEvenly(req.items, perInit);
   const ids = batchIds(groups.length, req.batchId, (i) => derivedBatchId(groups[i]!, 'sync', req.salt));
   return groups.map((items, i) => {
     const chunked = items.filter((it) => isChunkedSize(it.size ?? 0)).length;
@@ -26,7 +27,7 @@ export function planHybrid(req: PlanRequest): BatchPlan[] {
     return {
       batchId: ids[i]!,
       mode: 'sync' as const,
-      reason: `one init of ≤ ${LIMITS.maxFilesPerInit} files: ${parts.join(', ')}`,
+      reason: `one init of ≤ ${perInit} files: ${parts.join(', ')}`,
       files: items.length,
       images: items.length,
       bytes: items.reduce((n, it) => n + (it.size ?? 0), 0),

@@ -1,0 +1,54 @@
+/**
+ * Incremental runs: decide from the journal, before any file is read, whether an input can be
+ * skipped. Unchanged = same size and mtime (a stat), or — when only the mtime moved — the same
+ * sha256 (one read). A skipped input keeps its earlier entries, unless their URLs expire within
+ * `refreshBeforeMs`, in which case it is uploaded again.
+ */
+import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { JournalState } from './journal.js';
+import type { ManifestEntry } from './manifest.js';
+import type { Candidate } from './types.js';
+
+export type Decision =
+  | { skip: true; entries: ManifestEntry[]; rehashed?: { sha256: string } }
+  | { skip: false; reason: 'new' | 'changed' | 'expiring' | 'not-uploaded' | 'forced' };
+
+export interface DecideOptions {
+  force: boolean;
+  refreshBeforeMs: number;
+  now: number;
+  hashFile?: (path: string) => Promise<string>;
+}
+
+export async function decide(c: Candidate, state: JournalState, o: DecideOptions): Promise<Decision> {
+  const prev = state.entries.get(c.source);
+  if (!prev?.length) return { skip: false, reason: 'new' };
+  if (o.force) return { skip: false, reason: 'forced' };
+  if (!prev.every((e) => e.status === 'uploaded' || e.status === 'skipped')) return { skip: false, reason: 'not-uploaded' };
+  const expiry = Math.min(...prev.map((e) => (e.expiresAt ? Date.parse(e.expiresAt) : Number.POSITIVE_INFINITY)));
+  if (expiry - o.now < o.refreshBeforeMs) return { skip: false, reason: 'expiring' };
+  const carried = prev.map((e) => ({ ...e, status: 'skipped' as const }));
+  if (c.kind === 'url') return { skip: true, entries: carried };
+
+  const fp = state.files.get(c.source);
+  if (!fp || fp.size !== c.size) return { skip: false, reason: 'changed' };
+  if (fp.mtimeMs === c.mtimeMs) return { skip: true, entries: carried };
+  const sha256 = await (o.hashFile ?? sha256File)(c.path!);
+  if (sha256 !== fp.sha256) return { skip: false, reason: 'changed' };
+  return { skip: true, entries: carried.map((e) => ({ ...e, mtimeMs: c.mtimeMs })), rehashed: { sha256 } };
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** "3d", "12h", "90m", "45s", "1500ms" or plain seconds → milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's').toLowerCase() as 'ms'];
+  return Math.round(Number(m[1]) * unit);
+}

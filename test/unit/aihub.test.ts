@@ -1,0 +1,149 @@
+/** aihub pure logic: the contract's rules, planning, settings, and document validation (PDF, DOCX). */
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  appRef,
+  expectedPartSize,
+  expectedParts,
+  jobIdOf,
+  nameProblem,
+  PATHS,
+  segment,
+} from '../../src/providers/aihub/contract.js';
+import { aihub, checkSettings, planAihub, settingsOf } from '../../src/providers/aihub/index.js';
+import { aihubPolicy } from '../../src/providers/aihub/policy.js';
+import { connectionSettings, table } from '../../src/cli/commands/manage.js';
+import { makeDocx, makePdf } from '../../src/devtools/documents.js';
+import { makePng, makeZip } from '../../src/devtools/generate.js';
+import { bachPolicy } from '../../src/providers/bach/policy.js';
+import { fixture, messageOf, ruleOf, tempDir, validatePath } from './validate-helpers.js';
+import type { Item } from '../../src/core/types.js';
+
+describe('names and paths', () => {
+  it('a file name is one %-encoded path segment', () => {
+    expect(PATHS.file(12, 'a b/c?#%.pdf')).toBe('/v2/batches/12/files/a%20b%2Fc%3F%23%25.pdf');
+    expect(PATHS.file(1, 'été (1).png')).toBe('/v2/batches/1/files/%C3%A9t%C3%A9%20(1).png');
+    expect(segment('..')).toBe('..'); // which is why '..' is refused as a name
+  });
+
+  it('nameProblem: ≤ 255 characters, an extension, no separators, control characters or dot names', () => {
+    expect(nameProblem('report.pdf')).toBeUndefined();
+    expect(nameProblem(`${'é'.repeat(251)}.pdf`)).toBeUndefined(); // 255 characters (more bytes)
+    expect(nameProblem(`${'a'.repeat(252)}.pdf`)).toMatch(/256 characters/);
+    expect(nameProblem('')).toMatch(/empty/);
+    expect(nameProblem('..')).toMatch(/not a file name/);
+    expect(nameProblem('a/b.pdf')).toMatch(/separator/);
+    expect(nameProblem('a\\b.pdf')).toMatch(/separator/);
+    expect(nameProblem('a\nb.pdf')).toMatch(/control/);
+    expect(nameProblem(' a.pdf')).toMatch(/white space/);
+    expect(nameProblem('README')).toMatch(/extension/);
+    expect(nameProblem('.hidden')).toMatch(/extension/);
+    expect(nameProblem('trailing.')).toMatch(/extension/);
+  });
+
+  it('part arithmetic', () => {
+    expect(expectedParts(25 * 1024 * 1024, 10 * 1024 * 1024)).toBe(3);
+    expect(expectedParts(20 * 1024 * 1024, 10 * 1024 * 1024)).toBe(2);
+    expect(expectedPartSize(25, 10, 3)).toBe(5);
+    expect(expectedPartSize(25, 10, 2)).toBe(10);
+    expect(expectedPartSize(25, 10, 4)).toBe(-1);
+  });
+
+  it('jobIdOf accepts job_id and job-id; appRef tells ids from names', () => {
+    expect(jobIdOf({ job_id: 'a' })).toBe('a');
+    expect(jobIdOf({ 'job-id': '4cf36c71-de8a-46c7-b05e-b86947319331' })).toBe('4cf36c71-de8a-46c7-b05e-b86947319331');
+    expect(jobIdOf({})).toBeUndefined();
+    expect(jobIdOf(null)).toBeUndefined();
+    expect(appRef('Invoice Extractor')).toEqual({ app_name: 'Invoice Extractor' });
+    expect(appRef('4cf36c71-de8a-46c7-b05e-b86947319331')).toEqual({ app_id: '4cf36c71-de8a-46c7-b05e-b86947319331' });
+    expect(appRef('id:42')).toEqual({ app_id: '42' });
+    expect(appRef('name:4cf36c71-de8a-46c7-b05e-b86947319331')).toEqual({ app_name: '4cf36c71-de8a-46c7-b05e-b86947319331' });
+  });
+});
+
+describe('plan and settings', () => {
+  const item = (i: number, size: number): Item => ({ source: `/in/f${i}.pdf`, kind: 'file', path: `/in/f${i}.pdf`, order: i, name: `f${i}.pdf`, size, format: 'pdf' });
+
+  it('one batch; PUT up to 10 MiB, multipart above', () => {
+    const plans = planAihub({ items: [item(0, 10 * 1024 * 1024), item(1, 10 * 1024 * 1024 + 1), item(2, 5)], mode: 'auto', salt: '' });
+    expect(plans).toHaveLength(1);
+    expect(plans[0]!.files).toBe(3);
+    expect(plans[0]!.reason).toBe('into a new batch: 2 PUT (≤ 10 MiB), 1 multipart session');
+    expect(planAihub({ items: [item(0, 1)], mode: 'auto', salt: '', batchId: '17' })[0]!.batchId).toBe('17');
+    expect(planAihub({ items: [], mode: 'auto', salt: '' })).toEqual([]);
+  });
+
+  it('settings: flags by key; checks without I/O', () => {
+    const s = settingsOf({ batchName: ' q3 ', workspace: 'ws', ibContext: 'org', runApp: 'app', resultsFile: 'r.json', other: true });
+    expect(s).toEqual({ batchName: 'q3', workspace: 'ws', ibContext: 'org', runApp: 'app', resultsFile: 'r.json' });
+    expect(() => checkSettings({}, undefined, 't')).toThrow(/--batch-name NAME .* or --batch-id/);
+    expect(() => checkSettings({ batchName: 'x' }, undefined, undefined)).toThrow(/token/);
+    expect(() => checkSettings({ batchName: 'x'.repeat(256) }, undefined, 't')).toThrow(/at most 255/);
+    expect(() => checkSettings({}, 'abc', 't')).toThrow(/batch number/);
+    expect(() => checkSettings({ batchName: 'x', resultsFile: 'r' }, undefined, 't')).toThrow(/--results needs --run-app/);
+    expect(() => checkSettings({}, '12', 't')).not.toThrow();
+    expect(aihub.flags!.map((f) => f.flags)).toEqual(['--batch-name <name>', '--workspace <name>', '--ib-context <id>', '--run-app <app>', '--results <file>']);
+  });
+
+  it('management commands: aihub endpoint only from aihub settings', async () => {
+    const env = { BATCHUP_CONFIG_DIR: '/nonexistent-batchup-cfg', BATCHUP_TOKEN: 't' };
+    expect(await connectionSettings({}, { ...env, BATCHUP_PROVIDER: 'bach', BATCHUP_ENDPOINT: 'http://bach.example/api/vdr' })).toMatchObject({
+      provider: 'aihub',
+      endpoint: 'https://aihub.instabase.com/api',
+    });
+    expect(await connectionSettings({}, { ...env, BATCHUP_PROVIDER: 'aihub', BATCHUP_ENDPOINT: 'http://127.0.0.1:9/api', BATCHUP_IB_CONTEXT: 'org' })).toMatchObject({
+      endpoint: 'http://127.0.0.1:9/api',
+      ibContext: 'org',
+    });
+    expect(await connectionSettings({ endpoint: 'http://x.example/api', ibContext: 'me' }, env)).toMatchObject({ endpoint: 'http://x.example/api', ibContext: 'me' });
+    await expect(connectionSettings({ provider: 'bach' }, env)).rejects.toThrow(/available for aihub/);
+    await expect(connectionSettings({}, { BATCHUP_CONFIG_DIR: '/nonexistent-batchup-cfg' })).rejects.toThrow(/no credentials/);
+  });
+
+  it('table aligns columns', () => {
+    expect(table(['ID', 'NAME'], [['1', 'a'], ['10', 'bb']])).toEqual(['ID  NAME', '1   a', '10  bb']);
+    expect(table(['SIZE', 'NAME'], [['5', 'a'], ['100', 'b']], [true])).toEqual(['SIZE  NAME', '   5  a', ' 100  b']);
+    expect(table(['X'], [])).toEqual([]);
+  });
+});
+
+describe('validation of documents (aihub policy)', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+
+  it('accepts PDF, DOCX, PNG, JPEG, TIFF', async () => {
+    const docx = await validatePath(tmp.write('letter.docx', makeDocx(1)), aihubPolicy);
+    expect(docx.ok && docx.item.format).toBe('docx');
+    const pdf = await validatePath(tmp.write('scan.pdf', makePdf(1, { minBytes: 5000 })), aihubPolicy);
+    expect(pdf.ok && pdf.item.format).toBe('pdf');
+    const png = await validatePath(tmp.write('p.png', makePng(3)), aihubPolicy);
+    expect(png.ok && png.item.format).toBe('png');
+    for (const f of ['photo.jpg', 'scan.tiff']) {
+      const r = await validatePath(tmp.write(f, fixture(f)), aihubPolicy);
+      expect(ruleOf(r), messageOf(r)).toBe('ok');
+    }
+  });
+
+  it('a DOCX whose [Content_Types].xml comes after a large part is still a DOCX, not an unsafe ZIP', async () => {
+    const r = await validatePath(tmp.write('big-media.docx', makeDocx(2, { mediaBytes: 200_000 })), aihubPolicy);
+    expect(ruleOf(r), messageOf(r)).toBe('ok');
+    expect(r.ok && r.item.format).toBe('docx');
+  });
+
+  it('a plain ZIP named .docx is disguised; a truncated DOCX is corrupt; ZIPs are not aihub uploads', async () => {
+    const zip = makeZip([{ name: 'a.txt', data: Buffer.from('hello') }]);
+    expect(messageOf(await validatePath(tmp.write('fake.docx', zip), aihubPolicy))).toBe('fake.docx: content is ZIP, not DOCX (no [Content_Types].xml) (disguised)');
+    expect(ruleOf(await validatePath(tmp.write('cut.docx', makeDocx(3).subarray(0, 200)), aihubPolicy))).toBe('corrupt');
+    expect(ruleOf(await validatePath(tmp.write('a.zip', zip), aihubPolicy))).toBe('unsupported-type');
+  });
+
+  it('a PDF cut short is corrupt; PDF content behind .jpg is disguised', async () => {
+    const pdf = makePdf(4, { minBytes: 4000 });
+    expect(messageOf(await validatePath(tmp.write('cut.pdf', pdf.subarray(0, 3000)), aihubPolicy))).toBe('cut.pdf: PDF is truncated (no %%EOF marker at the end) (corrupt)');
+    expect(ruleOf(await validatePath(tmp.write('invoice.jpg', pdf), aihubPolicy))).toBe('disguised');
+  });
+
+  it('bach still refuses documents as unsupported', async () => {
+    expect(ruleOf(await validatePath(tmp.write('b.pdf', makePdf(5)), bachPolicy))).toBe('unsupported-type');
+    expect(ruleOf(await validatePath(tmp.write('b.docx', makeDocx(5, { mediaBytes: 100_000 })), bachPolicy))).toBe('unsupported-type');
+  });
+});
