@@ -31,7 +31,7 @@ export type BatchupEvent =
   /** Bytes of one file sent so far within its batch request (fires as the body streams). */
   | { type: 'file-progress'; batchId: string; source: string; sent: number; total: number }
   | { type: 'batch-submitted'; batchId: string; mode: UploadMode; attempt: number }
-  | { type: 'retry'; batchId: string; attempt: number; delayMs: number; error: string; code: string }
+  | { type: 'retry'; batchId: string; attempt: number; delayMs: number; error: string; code: string; status?: number }
   | { type: 'poll'; batchId: string; status: string; processed: number; total: number }
   | { type: 'result'; entry: ManifestEntry }
   | { type: 'batch-done'; batchId: string; uploaded: number; failed: number }

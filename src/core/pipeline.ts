@@ -17,7 +17,7 @@ import { Journal, defaultStateDir, type JournalState } from './journal.js';
 import { MANIFEST_VERSION, writeJsonAtomic, type Manifest, type ManifestEntry } from './manifest.js';
 import { checkTemplate, remoteName } from './naming.js';
 import { DEFAULTS, type UploadOptions } from './options.js';
-import { mapPool } from './pool.js';
+import { AdaptiveLimit, mapPool } from './pool.js';
 import type { BatchPlan, ProviderContext } from './provider.js';
 import { scan } from './scan.js';
 import type { Candidate, Item, Rejection } from './types.js';
@@ -155,12 +155,18 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
       ctl.abort();
     };
     signal?.addEventListener('abort', stop, { once: true });
+    if (signal?.aborted) stop(); // interrupted while scanning or validating
     const deadline = opts.maxDurationMs ? setTimeout(stop, opts.maxDurationMs) : undefined;
+    // 429/503 anywhere slows the whole pool down (AIMD); finished batches speed it up again.
+    const limit = new AdaptiveLimit(opts.concurrency);
     const ctx: ProviderContext = {
       endpoint: opts.endpoint,
       auth: opts.auth,
       http,
-      emit,
+      emit: (e) => {
+        if (e.type === 'retry' && (e.status === 429 || e.status === 503)) limit.throttled();
+        emit(e);
+      },
       signal: ctl.signal,
       options: opts,
       retry: { maxRetries: opts.maxRetries },
@@ -176,38 +182,12 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
       if (batches.length) await provider.prepare?.(ctx);
       await writeManifest(); // skips and rejections are on disk before the first byte is sent
       await mapPool(batches, opts.concurrency, async (batch) => {
-        if (ctl.signal.aborted) return recordFailure(batch, notStarted(fatal));
-        journal?.append({ t: 'batch', batchId: batch.batchId, mode: batch.mode, sources: batch.sources }, true);
+        await limit.acquire();
         try {
-          const result = await provider.runBatch(batch, ctx);
-          bytes += batch.bytes;
-          for (const it of batch.items) {
-            if (it.kind !== 'file') continue;
-            // A batch found on the server (resumed, lost response) was not streamed: hash it now,
-            // so the next run can recognise the file as unchanged.
-            it.sha256 ??= await sha256File(it.path!);
-            journal?.append({ t: 'file', source: it.source, size: it.size!, mtimeMs: it.mtimeMs!, sha256: it.sha256 });
-            for (const e of result) if (e.source === it.source) e.sha256 ??= it.sha256;
-          }
-          journal?.append({ t: 'entries', batchId: batch.batchId, entries: result }, true);
-          const byInput = groupBy(result, (e) => e.source.split('!/')[0]!);
-          for (const it of batch.items) entries.set(it.order, byInput.get(it.source) ?? []);
-          for (const e of result) emit({ type: 'result', entry: e });
-          emit({ type: 'batch-done', batchId: batch.batchId, uploaded: result.filter((e) => e.status === 'uploaded').length, failed: result.filter((e) => e.status !== 'uploaded').length });
-        } catch (raw) {
-          const err = toBatchupError(raw);
-          if (err.code === 'AUTH' && !fatal) {
-            fatal = err;
-            ctl.abort();
-          }
-          const shown = ctl.signal.aborted && err.code === 'INTERRUPTED' ? notStarted(fatal) : err;
-          emit({ type: 'batch-failed', batchId: batch.batchId, error: shown.message, code: shown.code });
-          const failed = recordFailure(batch, shown);
-          // When the server may have the batch (interrupted, network, 5xx, lost in polling) it stays
-          // announced, so the next run looks it up under the same id instead of sending it again.
-          if (!OUTCOME_UNKNOWN.has(shown.code)) journal?.append({ t: 'entries', batchId: batch.batchId, entries: failed }, true);
+          await runOne(batch);
+        } finally {
+          limit.release();
         }
-        await checkpoint();
       });
     } catch (raw) {
       fatal ??= toBatchupError(raw);
@@ -224,6 +204,42 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
     emit({ type: 'summary', summary: s });
     if (fatal) throw fatal;
     return s;
+
+    async function runOne(batch: BatchPlan): Promise<void> {
+      if (ctl.signal.aborted) return void recordFailure(batch, notStarted(fatal));
+      journal?.append({ t: 'batch', batchId: batch.batchId, mode: batch.mode, sources: batch.sources }, true);
+      try {
+        const result = await provider.runBatch(batch, ctx);
+        bytes += batch.bytes;
+        for (const it of batch.items) {
+          if (it.kind !== 'file') continue;
+          // A batch found on the server (resumed, lost response) was not streamed: hash it now,
+          // so the next run can recognise the file as unchanged.
+          it.sha256 ??= await sha256File(it.path!);
+          journal?.append({ t: 'file', source: it.source, size: it.size!, mtimeMs: it.mtimeMs!, sha256: it.sha256 });
+          for (const e of result) if (e.source === it.source) e.sha256 ??= it.sha256;
+        }
+        journal?.append({ t: 'entries', batchId: batch.batchId, entries: result }, true);
+        const byInput = groupBy(result, (e) => e.source.split('!/')[0]!);
+        for (const it of batch.items) entries.set(it.order, byInput.get(it.source) ?? []);
+        for (const e of result) emit({ type: 'result', entry: e });
+        limit.succeeded();
+        emit({ type: 'batch-done', batchId: batch.batchId, uploaded: result.filter((e) => e.status === 'uploaded').length, failed: result.filter((e) => e.status !== 'uploaded').length });
+      } catch (raw) {
+        const err = toBatchupError(raw);
+        if (err.code === 'AUTH' && !fatal) {
+          fatal = err;
+          ctl.abort();
+        }
+        const shown = ctl.signal.aborted && err.code === 'INTERRUPTED' ? notStarted(fatal) : err;
+        emit({ type: 'batch-failed', batchId: batch.batchId, error: shown.message, code: shown.code });
+        const failed = recordFailure(batch, shown);
+        // When the server may have the batch (interrupted, network, 5xx, lost in polling) it stays
+        // announced, so the next run looks it up under the same id instead of sending it again.
+        if (!OUTCOME_UNKNOWN.has(shown.code)) journal?.append({ t: 'entries', batchId: batch.batchId, entries: failed }, true);
+      }
+      await checkpoint();
+    }
 
     function recordFailure(batch: BatchPlan, err: BatchupError): ManifestEntry[] {
       const finishedAt = new Date(now()).toISOString();

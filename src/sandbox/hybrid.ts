@@ -307,22 +307,22 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
     const expected = partSize(u, n);
     const markFailed = (bytes: number) => record(u, { t: 'fail', n, bytes });
     if (declared !== undefined && declared > LIMITS.maxChunkBytes) {
-      core.stats.partReceived(u.uploadId, n, 0);
+      core.stats.partRefused();
       markFailed(0);
       return fail(ctx, 400, MESSAGES.chunkTooLarge);
     }
     if (declared !== undefined && declared !== expected) {
-      core.stats.partReceived(u.uploadId, n, 0);
+      core.stats.partRefused();
       markFailed(0);
       return fail(ctx, 400, MESSAGES.wrongChunkSize(n, expected, declared));
     }
     if (u.busy.has(n)) {
-      core.stats.partReceived(u.uploadId, n, 0);
+      core.stats.partRefused();
       return fail(ctx, 409, MESSAGES.partBusy(n));
     }
     // Injected part faults that answer without storing anything.
     if (fault === '500' || fault === '503' || fault === '429') {
-      core.stats.partReceived(u.uploadId, n, 0);
+      core.stats.partRefused();
       markFailed(0);
       const headers: Record<string, string> = fault === '429' ? { 'retry-after': String(core.partFaults.options.retryAfterSec) } : {};
       return fail(ctx, Number(fault), `Injected by the sandbox: HTTP ${fault}`, headers);
@@ -427,7 +427,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
     const n = Number(partNumber);
     if (!(n >= 1 && n <= u.totalChunks)) return fail(ctx, 400, MESSAGES.badChunkIndex(partNumber));
     if (Date.now() > Number(expires)) {
-      core.stats.partReceived(u.uploadId, n, 0);
+      core.stats.partRefused();
       if (!u.busy.has(n) && !u.parts.has(n)) record(u, { t: 'fail', n, bytes: 0 });
       return fail(ctx, 403, MESSAGES.urlExpired);
     }

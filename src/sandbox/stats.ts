@@ -10,8 +10,10 @@ export interface SandboxStats {
   requests: Record<string, number>;
   faultsInjected: Record<string, number>;
   batches: number;
-  /** `<uploadId>/<partNumber>` -> part PUTs received for it (any outcome: stored, broken, refused). */
+  /** `<uploadId>/<partNumber>` -> part PUTs whose body the sandbox took in (stored, or broken off). */
   partsReceived: Record<string, number>;
+  /** Part PUTs refused before their body was read (expired URL, wrong length, injected 5xx/429). */
+  partsRefused: number;
   /** Body bytes that arrived on part PUTs (stored or not). */
   partBytesReceived: number;
   /** Presigned PUTs refused because they carried an Authorization header. */
@@ -28,6 +30,7 @@ export class Stats {
   readonly faults = new Map<string, number>();
   readonly parts = new Map<string, number>();
   partBytes = 0;
+  partsRefusedCount = 0;
   presignedWithAuth = 0;
   /** Set by the server: bytes read from client connections so far. */
   wireBytes: () => number = () => 0;
@@ -57,6 +60,10 @@ export class Stats {
     this.partBytes += bytes;
   }
 
+  partRefused(): void {
+    this.partsRefusedCount += 1;
+  }
+
   registerBatchCounter(count: () => number): void {
     this.batchCounters.push(count);
   }
@@ -70,6 +77,7 @@ export class Stats {
       faultsInjected: Object.fromEntries(this.faults),
       batches: this.batchCounters.reduce((n, f) => n + f(), 0),
       partsReceived: Object.fromEntries(this.parts),
+      partsRefused: this.partsRefusedCount,
       partBytesReceived: this.partBytes,
       presignedWithAuth: this.presignedWithAuth,
       bytesReceived: this.wireBytes(),

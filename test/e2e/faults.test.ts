@@ -12,14 +12,17 @@ let dir: string;
 beforeAll(async () => {
   sandbox = await serve(['--token', TOKEN, '--process-ms', '1', '--fault-rate', '0.2', '--faults', '500,503,429,reset,slow,lost', '--seed', '7', '--retry-after', '1', '--slow-ms', '300']);
   dir = await tempDir();
-  await writePngs(join(dir, 'async'), 300, { seedBase: 90_000 });
+  await writePngs(join(dir, 'async'), 1000, { seedBase: 90_000 });
   await writePngs(join(dir, 'sync'), 300, { seedBase: 91_000 });
 });
 afterAll(async () => {
   await sandbox?.stop();
 });
 
-describe.each(['async', 'sync'])('300 files through 20%% faults (%s)', (mode) => {
+describe.each([
+  ['async', 1000],
+  ['sync', 300],
+])('files through 20%% faults (%s, %i files)', (mode, count) => {
   it('all arrive exactly once and the manifest is exact', async () => {
     const manifestPath = join(dir, `${mode}.json`);
     const r = await cli(['upload', join(dir, mode), '--mode', mode, '--manifest', manifestPath, '--verbose', '--batch-id', `faults-${mode}`], {
@@ -27,7 +30,7 @@ describe.each(['async', 'sync'])('300 files through 20%% faults (%s)', (mode) =>
     });
     expect(r.exitCode, r.stderr).toBe(EXIT.OK);
     const m = await readJson(manifestPath);
-    expect(m.entries).toHaveLength(300);
+    expect(m.entries).toHaveLength(count);
     const stats = await sandbox.stats();
     for (const e of m.entries) {
       expect(e.status).toBe('uploaded');

@@ -103,13 +103,17 @@ describe('hybrid upload', () => {
     const counts = Object.values(stats.partsReceived);
     expect(counts).toHaveLength(60 + 32 + 33 + 1);
     expect(stats.faultsInjected['part-cut']).toBeGreaterThan(10);
-    expect(Math.max(...counts)).toBeLessThanOrEqual(4);
+    // Each failure costs that part one more send, no more: ~1/(1-0.15) sends per part on average,
+    // and no part anywhere near the retry limit (P(6 cuts in a row) ≈ 1e-5 per part).
+    expect(Math.max(...counts)).toBeLessThanOrEqual(6);
+    expect(counts.reduce((a, b) => a + b, 0)).toBeLessThan(counts.length * 1.45);
     // Failed chunks were renewed through /retry (after /progress named them).
     expect(stats.requests['hybrid.retry']).toBeGreaterThan(0);
     expect(stats.requests['hybrid.progress']).toBeGreaterThan(0);
     console.log(
       `hybrid faults: ${stats.faultsInjected['part-cut']} cut, ${counts.length} parts, max ${Math.max(...counts)} receipts/part, ` +
-        `${counts.filter((c) => c > 1).length} parts sent more than once, ${stats.requests['hybrid.retry']} /retry calls`,
+        `${counts.filter((c) => c > 1).length} parts sent more than once, ${counts.reduce((a, b) => a + b, 0)} part bodies received, ` +
+        `${stats.partsRefused} PUTs refused (expired URLs), ${stats.requests['hybrid.retry']} /retry calls`,
     );
   });
 

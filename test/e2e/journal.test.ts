@@ -128,6 +128,30 @@ describe('URL refresh and inputs that are gone', () => {
 });
 
 describe('crash safety', () => {
+  it('Ctrl-C stops gracefully with the interrupted code and a valid manifest; the rerun finishes the job', async () => {
+    const slow = await serve(['--token', TOKEN, '--process-ms', '15']);
+    try {
+      const dir = await tempDir();
+      const paths = await writePngs(join(dir, 'a'), 600, { seedBase: 330_000 });
+      const m = join(dir, 'm.json');
+      const e = cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: slow.bach });
+      const run = execa('node', [BIN, 'upload', join(dir, 'a'), '--manifest', m], { env: e, extendEnv: false, reject: false });
+      await new Promise((r) => setTimeout(r, 2000));
+      run.kill('SIGINT');
+      const r = await run;
+      expect(r.exitCode).toBe(EXIT.INTERRUPTED);
+      expect(r.stderr).toMatch(/interrupt/i);
+      const partial = await readJson(m);
+      expect(partial.summary.interrupted).toBe(true);
+      const again = await cli(['upload', join(dir, 'a'), '--manifest', m], { env: e });
+      expect(again.exitCode, again.stderr).toBe(EXIT.OK);
+      const stats = await slow.stats();
+      for (const p of paths) expect(stats.receipts[await sha256File(p)]).toBe(1);
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('kill -9 at 10 moments: every rerun completes, nothing stored twice, re-sent bytes bounded, manifest always valid JSON', async () => {
     const slow = await serve(['--token', TOKEN, '--process-ms', '3']);
     const dir = await tempDir();

@@ -48,6 +48,7 @@ export interface SandboxStats {
   batches: number;
   /** hybrid: `<uploadId>/<partNumber>` -> part PUTs received; body bytes received; PUTs refused for carrying Authorization. */
   partsReceived: Record<string, number>;
+  partsRefused: number;
   partBytesReceived: number;
   presignedWithAuth: number;
 }

@@ -90,7 +90,7 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
       policy: ctx.retry,
       signal: ctx.signal,
       onRetry: ({ attempt, delayMs, error }) =>
-        ctx.emit({ type: 'retry', batchId: batch.batchId, attempt, delayMs, error: error.message, code: error.code }),
+        ctx.emit({ type: 'retry', batchId: batch.batchId, attempt, delayMs, error: error.message, code: error.code, status: error.status }),
     },
   );
 
@@ -112,7 +112,7 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
     signal: ctx.signal,
     retry: ctx.retry,
     onRetry: ({ attempt, delayMs, error }) =>
-      ctx.emit({ type: 'retry', batchId: batch.batchId, attempt, delayMs, error: error.message, code: error.code }),
+      ctx.emit({ type: 'retry', batchId: batch.batchId, attempt, delayMs, error: error.message, code: error.code, status: error.status }),
   });
 
   return mapResults(batch, final, { startedAt, now: ctx.now });

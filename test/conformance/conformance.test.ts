@@ -1,0 +1,135 @@
+/**
+ * The conformance suite: the same scenarios over every provider adapter, each against its own
+ * `batchup serve`, always through the built CLI (`node bin/batchup.js`):
+ *
+ *  1. upload    — valid inputs and one the provider must refuse: exit 3, every valid input
+ *                 uploaded byte-identical (the sandbox holds an object with its sha256) exactly
+ *                 once, the refused one rejected with its rule and nothing of it sent;
+ *  2. rerun     — the same command again: nothing sent, everything skipped, exit 0;
+ *  3. faults    — 5xx, 429, resets and lost answers on a quarter of the API requests: exit 0, each
+ *                 input stored exactly once;
+ *  4. kill -9   — the process killed mid-run, then the same command: exit 0, each input stored
+ *                 exactly once, the manifest complete.
+ *
+ * The providers and how to make their inputs are the table in providers.ts.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, cleanEnv, cli, readJson, serve, tempDir, type SandboxStats, type ServeHandle } from '../helpers/cli.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { providerNames } from '../../src/providers/registry.js';
+import { CASES, type ProviderCase } from './providers.js';
+
+const TOKEN = 'tok-conformance-40d2';
+const FILES = 6;
+const servers: ServeHandle[] = [];
+
+afterAll(async () => {
+  for (const sb of servers) await sb.stop().catch(() => undefined);
+});
+
+async function start(args: string[] = []): Promise<ServeHandle> {
+  const sb = await serve(['--token', TOKEN, '--process-ms', '1', ...args]);
+  servers.push(sb);
+  return sb;
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const requestsOf = (s: SandboxStats) => Object.values(s.requests).reduce((a, b) => a + b, 0);
+
+function upload(c: ProviderCase, sb: ServeHandle, dir: string, run: string) {
+  const args = ['upload', join(dir, 'in'), '--provider', c.name, '--manifest', join(dir, 'manifest.json'), ...c.args(run)];
+  const env = cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: c.endpoint(sb) });
+  return { args, env };
+}
+
+/** Every valid input is in the manifest as uploaded/skipped, and stored on the sandbox exactly once, byte for byte. */
+async function expectStoredOnce(c: ProviderCase, sb: ServeHandle, dir: string, inputs: string[], run: string) {
+  const m = await readJson(join(dir, 'manifest.json'));
+  const stats = await sb.stats();
+  const uploaded = [];
+  for (const path of inputs) {
+    const e = m.entries.find((x: any) => x.source === path);
+    expect(e, `${c.name}: ${path} is not in the manifest`).toBeDefined();
+    expect(['uploaded', 'skipped'], `${c.name}: ${path}: ${e.error ?? ''}`).toContain(e.status);
+    const want = sha(await readFile(path));
+    expect(e.sha256).toBe(want);
+    expect(stats.receipts[want], `${c.name}: ${path} stored ${stats.receipts[want] ?? 0} times`).toBe(1);
+    const object = join(sb.dataDir, 'objects', want.slice(0, 2), want);
+    expect(existsSync(object)).toBe(true);
+    expect(sha(await readFile(object))).toBe(want);
+    uploaded.push(e);
+  }
+  await c.check?.(sb, uploaded, run);
+  return m;
+}
+
+describe('every provider in the registry has a conformance row', () => {
+  it('providers.ts covers the registry', () => {
+    expect(CASES.map((c) => c.name).sort()).toEqual([...providerNames()].sort());
+  });
+});
+
+describe.each(CASES)('conformance: $name', (c) => {
+  let clean: ServeHandle;
+
+  it('upload: valid inputs uploaded once and byte-identical; the invalid one rejected, nothing of it sent', async () => {
+    clean = await start();
+    const dir = await tempDir(`batchup-conf-${c.name}-`);
+    const inputs = await c.inputs(join(dir, 'in'), FILES, 10_000);
+    const bad = await c.invalid(join(dir, 'in'));
+    const { args, env } = upload(c, clean, dir, 'upload');
+    const r = await cli(args, { env });
+    expect(r.exitCode, r.stderr).toBe(EXIT.PARTIAL);
+    const m = await expectStoredOnce(c, clean, dir, inputs, 'upload');
+    expect(m.entries).toHaveLength(FILES + 1);
+    const rejected = m.entries.find((e: any) => e.source === bad.path);
+    expect(rejected).toMatchObject({ status: 'rejected', rule: bad.rule, provider: c.name });
+    expect(r.stderr).toContain(bad.path.split('/').pop());
+    expect((await clean.stats()).receipts[sha(await readFile(bad.path))]).toBeUndefined();
+    expect(m.entries.filter((e: any) => e.status === 'uploaded').every((e: any) => e.provider === c.name && e.url)).toBe(true);
+
+    // rerun: the same command sends nothing and skips everything that went through.
+    const before = await clean.stats();
+    const again = await cli(args, { env });
+    expect(again.exitCode, again.stderr).toBe(EXIT.PARTIAL); // the invalid input is still there
+    expect(again.stderr).toMatch(new RegExp(`uploaded 0, skipped ${FILES}, rejected 1, failed 0`));
+    const after = await clean.stats();
+    expect(after.receipts).toEqual(before.receipts);
+    expect(after.objects).toBe(before.objects);
+    await expectStoredOnce(c, clean, dir, inputs, 'upload');
+  });
+
+  it('faults: 5xx, 429, resets and lost answers on a quarter of the requests — each input stored exactly once', async () => {
+    const rough = await start(['--fault-rate', '0.25', '--faults', '500,503,429,reset,lost', '--seed', '9', '--retry-after', '0']);
+    const dir = await tempDir(`batchup-conf-${c.name}-faults-`);
+    const inputs = await c.inputs(join(dir, 'in'), FILES, 20_000);
+    const { args, env } = upload(c, rough, dir, 'faults');
+    const r = await cli([...args, '--verbose'], { env });
+    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    await expectStoredOnce(c, rough, dir, inputs, 'faults');
+    const injected = Object.values((await rough.stats()).faultsInjected).reduce((a, b) => a + b, 0);
+    expect(injected).toBeGreaterThan(0);
+  });
+
+  it('kill -9 mid-run, then the same command: each input stored exactly once, the manifest complete', async () => {
+    // Every API answer is slowed down, so the kill lands while the run is under way.
+    const slow = await start(['--fault-rate', '1', '--faults', 'slow', '--slow-ms', '150', '--seed', '3']);
+    const dir = await tempDir(`batchup-conf-${c.name}-kill-`);
+    const inputs = await c.inputs(join(dir, 'in'), FILES, 30_000);
+    const { args, env } = upload(c, slow, dir, 'kill');
+    const base = requestsOf(await slow.stats());
+    const first = execa('node', [BIN, ...args], { env, extendEnv: false, reject: false });
+    for (let i = 0; i < 300 && requestsOf(await slow.stats()) < base + 2; i++) await new Promise((ok) => setTimeout(ok, 10));
+    first.kill('SIGKILL');
+    await first;
+    await new Promise((ok) => setTimeout(ok, 400)); // requests the kill cut off settle on the server
+    const r = await cli(args, { env });
+    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    await expectStoredOnce(c, slow, dir, inputs, 'kill');
+  });
+});
