@@ -1,2 +1,4 @@
 // Runs every benchmark in this folder, one after another.
 await import('./small-images.js');
+await import('./incremental.js');
+await import('./hybrid.js');

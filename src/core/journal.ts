@@ -128,9 +128,13 @@ export class Journal {
     const file = join(dir, 'journal.jsonl');
     const state = emptyState();
     const text = await readFile(file, 'utf8').catch(() => '');
-    for (const r of parseJournal(text)) fold(state, r);
-    // Compact: rewrite the folded state so the journal does not grow without bound across runs.
-    await writeSnapshot(file, state);
+    const records = parseJournal(text);
+    for (const r of records) fold(state, r);
+    // Compact (rewrite the folded state) when the journal has grown well past what it holds, so
+    // it does not grow without bound across runs; and always after a torn last line, which the
+    // next append would otherwise glue itself onto.
+    const torn = text.length > 0 && !text.endsWith('\n');
+    if (torn || records.length > 2 * snapshotRecords(state).length + 1000) await writeSnapshot(file, state);
     const fd = openSync(file, 'a');
     return new Journal(dir, state, fd);
   }

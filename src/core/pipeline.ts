@@ -8,6 +8,7 @@
  * results are journaled (fsync) before the manifest is rewritten (atomically), so a rerun after a
  * kill polls announced batches instead of resubmitting them and skips finished inputs.
  */
+import { setMaxListeners } from 'node:events';
 import { resolve } from 'node:path';
 import { BatchupError, toBatchupError } from './errors.js';
 import type { Emit, RunSummary } from './events.js';
@@ -150,6 +151,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
     const http = new Http({ timeoutMs: opts.timeoutMs, connections: Math.max(4, opts.concurrency * 2) });
     // An internal controller so a fatal error (bad credentials) or --max-duration stops every batch.
     const ctl = new AbortController();
+    setMaxListeners(0, ctl.signal); // every request and pause in flight listens to it
     const stop = () => {
       interrupted = true;
       ctl.abort();
@@ -179,8 +181,10 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
     const checkpoint = () => (writing = writing.then(writeManifest));
 
     try {
-      if (batches.length) await provider.prepare?.(ctx);
-      await writeManifest(); // skips and rejections are on disk before the first byte is sent
+      if (batches.length) {
+        await provider.prepare?.(ctx);
+        await writeManifest(); // skips and rejections are on disk before the first byte is sent
+      }
       await mapPool(batches, opts.concurrency, async (batch) => {
         await limit.acquire();
         try {

@@ -126,7 +126,7 @@ describe.each(CASES)('conformance: $name', (c) => {
     const first = execa('node', [BIN, ...args], { env, extendEnv: false, reject: false });
     for (let i = 0; i < 300 && requestsOf(await slow.stats()) < base + 2; i++) await new Promise((ok) => setTimeout(ok, 10));
     first.kill('SIGKILL');
-    await first;
+    expect((await first).signal, 'the first run ended before the kill').toBe('SIGKILL');
     await new Promise((ok) => setTimeout(ok, 400)); // requests the kill cut off settle on the server
     const r = await cli(args, { env });
     expect(r.exitCode, r.stderr).toBe(EXIT.OK);

@@ -147,3 +147,39 @@ describe('validation of documents (aihub policy)', () => {
     expect(ruleOf(await validatePath(tmp.write('b.docx', makeDocx(5, { mediaBytes: 100_000 })), bachPolicy))).toBe('unsupported-type');
   });
 });
+
+describe('CLI wiring of batches / runs (main)', () => {
+  const sink = () => {
+    const chunks: string[] = [];
+    return { chunks, text: () => chunks.join(''), write: (s: string) => (chunks.push(String(s)), true), isTTY: false };
+  };
+  async function run(args: string[], env: Record<string, string> = {}) {
+    const { main } = await import('../../src/cli/main.js');
+    const { Readable } = await import('node:stream');
+    const stdout = sink();
+    const stderr = sink();
+    const code = await main(['node', 'batchup', ...args], {
+      stdout, stderr, stdin: Readable.from([]), env: { BATCHUP_CONFIG_DIR: '/nonexistent-batchup-cfg', ...env }, cwd: '/tmp',
+    } as never);
+    return { code, out: stdout.text(), err: stderr.text() };
+  }
+
+  it('help lists the subcommands; usage and config errors map to exit 2', async () => {
+    const h = await run(['batches', '--help']);
+    expect(h.code).toBe(0);
+    for (const c of ['list', 'show', 'create', 'files', 'rm', 'job']) expect(h.out).toContain(c);
+    expect((await run(['runs', '--help'])).out).toMatch(/start[\s\S]*show[\s\S]*results/);
+    expect((await run(['batches', 'list'])).code).toBe(2); // no token
+    expect((await run(['batches', 'show', 'abc'], { BATCHUP_TOKEN: 't' })).code).toBe(2);
+    expect((await run(['batches', 'list', '--provider', 'bach'], { BATCHUP_TOKEN: 't' })).err).toMatch(/available for aihub/);
+    expect((await run(['runs', 'start', 'app'], { BATCHUP_TOKEN: 't' })).code).toBe(2); // --batch-id is required
+    const upload = await run(['upload', '--help']);
+    for (const f of ['--batch-name', '--workspace', '--ib-context', '--run-app', '--results']) expect(upload.out).toContain(f);
+  });
+
+  it('an unreachable API is a REMOTE error (6), JSON error event with --json', async () => {
+    const r = await run(['batches', 'list', '--json', '--endpoint', 'http://127.0.0.1:9/api', '--max-retries', '0'], { BATCHUP_TOKEN: 't' });
+    expect(r.code).toBe(6);
+    expect(JSON.parse(r.out.trim().split('\n').pop()!)).toMatchObject({ type: 'error', code: 'NETWORK', exitCode: 6 });
+  });
+});

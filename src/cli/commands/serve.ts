@@ -124,7 +124,7 @@ export async function runServeCommand(flags: ServeFlags, ctx: CliContext): Promi
     /* the process is going away; the OS closes the socket */
   });
   ctx.stdout.write(`${sb.url}\n`);
-  err(`sandbox listening on ${sb.url} — bach endpoint: ${sb.bachEndpoint} — data: ${sb.dataDir}`);
+  err(`sandbox listening on ${sb.url} — bach endpoint: ${sb.bachEndpoint} — aihub endpoint: ${sb.url}/api — data: ${sb.dataDir}`);
   if (!isLoopbackHost(options.host)) err(`warning: listening on ${options.host}, not loopback: anyone who can reach it can use it`);
   if (options.faults) {
     const f = options.faults;

@@ -1,0 +1,109 @@
+// Large videos through hybrid, in one run against `batchup serve`:
+// 1. 1 GiB: `batchup upload --provider hybrid` vs one `curl -T` of the same file to the sandbox's
+//    raw PUT endpoint (the same streaming write path the part PUTs use). Ratio = curl time /
+//    batchup time (goal ≥ 0.8: batchup at least 80% of curl's throughput).
+// 2. Peak RSS of the CLI (/usr/bin/time -f %M) for 1 GiB vs 4 GiB (goal ≤ 150 MB, and flat).
+// 3. 1 GiB + 4 × 200 MiB in one command: all complete, each assembled object sha256-identical.
+// Inputs are generated in a temp dir (random 1 GiB and 200 MiB files, a sparse 4 GiB one) and
+// deleted at the end, with the sandbox data. BENCH_RUNS (default 2) alternates curl/batchup runs.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, median, startServe, timed, tmp } from './lib.js';
+import { writeMp4 } from '../dist/devtools/video.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const RUNS = Number(process.env.BENCH_RUNS ?? 2);
+const TOKEN = 'bench-token';
+const TIME = '/usr/bin/time';
+
+const dir = tmp('batchup-bench-hybrid-');
+const sha = async (path) => {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path, { highWaterMark: 4 * MiB })) h.update(c);
+  return h.digest('hex');
+};
+
+/** Run the CLI; returns seconds and (with /usr/bin/time) peak RSS in MB. */
+async function upload(box, inputs, manifest) {
+  const args = [BIN, 'upload', ...inputs, '--provider', 'hybrid', '--endpoint', box.url, '--manifest', manifest, '--no-progress', '--quiet'];
+  const useTime = existsSync(TIME);
+  const cmd = useTime ? TIME : process.execPath;
+  const full = useTime ? ['-f', 'RSS_KB=%M', process.execPath, ...args] : args;
+  const t0 = process.hrtime.bigint();
+  const stderr = await new Promise((res, rej) => {
+    const p = spawn(cmd, full, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BATCHUP_TOKEN: TOKEN } });
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    p.once('exit', (code) => (code === 0 ? res(err) : rej(new Error(`batchup exited ${code}\n${err.slice(-2000)}`))));
+  });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const m = /RSS_KB=(\d+)/.exec(stderr);
+  return { seconds, rssMb: m ? Number(m[1]) / 1024 : undefined };
+}
+
+async function withServe(fn) {
+  const box = await startServe(['--token', TOKEN]);
+  try {
+    return await fn(box);
+  } finally {
+    await box.stop();
+    rmSync(box.data, { recursive: true, force: true });
+  }
+}
+
+try {
+  const one = join(dir, 'one-gib.mp4');
+  await writeMp4(one, GiB);
+  const four = join(dir, 'four-gib.mp4');
+  await writeMp4(four, 4 * GiB, { sparse: true });
+
+  // 1. throughput vs curl, alternating, a fresh sandbox for each measurement
+  const ours = [];
+  const curls = [];
+  const rss1 = [];
+  for (let run = 0; run < RUNS; run++) {
+    curls.push(await withServe((box) => timed('curl', ['-sS', '-f', '-o', '/dev/null', '-T', one, `${box.url}/_sandbox/hybrid/raw/one-gib.mp4`])));
+    const r = await withServe((box) => upload(box, [one], join(dir, `m-one-${run}.json`)));
+    ours.push(r.seconds);
+    if (r.rssMb !== undefined) rss1.push(r.rssMb);
+  }
+  const a = median(ours);
+  const c = median(curls);
+  console.log(`hybrid 1 GiB, median of ${RUNS} runs (a fresh sandbox each)`);
+  console.log(`  curl -T (one PUT)        ${c.toFixed(2)} s  ${(1024 / c).toFixed(0)} MiB/s   (${curls.map((x) => x.toFixed(2)).join(', ')})`);
+  console.log(`  batchup --provider hybrid ${a.toFixed(2)} s  ${(1024 / a).toFixed(0)} MiB/s   (${ours.map((x) => x.toFixed(2)).join(', ')})`);
+  console.log(`  throughput ratio          ${(c / a).toFixed(2)} of curl (goal ≥ 0.8)`);
+
+  // 2. peak RSS, 1 GiB vs 4 GiB
+  const r4 = await withServe((box) => upload(box, [four], join(dir, 'm-four.json')));
+  if (r4.rssMb !== undefined && rss1.length) {
+    console.log(`  peak RSS                  1 GiB: ${Math.max(...rss1).toFixed(0)} MB, 4 GiB: ${r4.rssMb.toFixed(0)} MB (goal ≤ 150 MB, flat); 4 GiB took ${r4.seconds.toFixed(1)} s`);
+  } else {
+    console.log(`  peak RSS                  (needs ${TIME})`);
+  }
+  rmSync(four, { force: true });
+
+  // 3. 1 GiB + 4 × 200 MiB in one command
+  const many = join(dir, 'many');
+  mkdirSync(many);
+  for (let i = 1; i <= 4; i++) await writeMp4(join(many, `clip-${i}.mp4`), 200 * MiB);
+  await withServe(async (box) => {
+    const manifest = join(dir, 'm-many.json');
+    const r = await upload(box, [one, many], manifest);
+    const m = JSON.parse(readFileSync(manifest, 'utf8'));
+    let identical = 0;
+    for (const e of m.entries) {
+      const obj = join(box.data, 'objects', e.sha256.slice(0, 2), e.sha256);
+      if (e.status === 'uploaded' && (await sha(e.source)) === e.sha256 && existsSync(obj) && (await sha(obj)) === e.sha256) identical++;
+    }
+    console.log(
+      `  1 GiB + 4 × 200 MiB        ${r.seconds.toFixed(1)} s, ${m.entries.length} files, ${identical} uploaded and sha256-identical on the server` +
+        (r.rssMb !== undefined ? `, peak RSS ${r.rssMb.toFixed(0)} MB` : ''),
+    );
+  });
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
