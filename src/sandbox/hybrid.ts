@@ -12,9 +12,11 @@
  * Storage, per upload in `hybrid/uploads/<uploadId>/`: `session.json` (written at init), `data`
  * (the file being assembled: every part is streamed straight to its offset, so `complete` is a
  * rename into the content store, not a copy of gigabytes) and `parts.log` (one JSON line per part
- * PUT outcome: stored with size and sha256, or failed with the bytes that arrived), replayed when
+ * PUT outcome: stored with size and CRC-32 — the part's ETag —, or failed with the bytes that
+ * arrived), replayed when
  * the sandbox starts on the same folder. A part PUT is never buffered: it streams to disk while
- * its sha256 is computed. A PUT that breaks off, is cut by a fault or has the wrong length marks
+ * its CRC-32 is computed (a second sha256 per part would only cost CPU: the whole file's sha256
+ * is what the record carries). A PUT that breaks off, is cut by a fault or has the wrong length marks
  * the chunk failed (it shows in /progress `failedChunks` and /verify with isComplete false).
  * The whole file's sha256 is computed in the background as soon as the parts in front are in
  * (a frontier that re-reads them from the page cache), so `complete` rarely waits; a part that is
@@ -33,6 +35,7 @@ import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual, type 
 import { createReadStream, createWriteStream } from 'node:fs';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
+import { crc32 } from 'node:zlib';
 import { extname, join } from 'node:path';
 import {
   HYBRID_BASE,
@@ -50,7 +53,8 @@ export const PRESIGNED_BASE = '/_presigned/hybrid';
 
 interface StoredPart {
   size: number;
-  sha256: string;
+  /** CRC-32 of the part (hex): its ETag. */
+  crc32: string;
 }
 
 interface SessionFile {
@@ -81,10 +85,13 @@ interface Upload extends SessionFile {
   hashedParts: number;
   dirty: boolean;
   hashing?: Promise<void>;
+  /** Set by complete: the assembled file's digest, and whether it is in the store already. */
+  sha256?: string;
+  committed?: boolean;
   log: Promise<void>;
 }
 
-type LogLine = { t: 'ok'; n: number; size: number; sha256: string } | { t: 'fail'; n: number; bytes: number };
+type LogLine = { t: 'ok'; n: number; size: number; crc32: string } | { t: 'fail'; n: number; bytes: number };
 
 const MAX_JSON_BODY = 1024 * 1024;
 const READ_HWM = 1024 * 1024;
@@ -149,7 +156,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
 
   function applyLog(u: Upload, l: LogLine): void {
     if (l.t === 'ok') {
-      u.parts.set(l.n, { size: l.size, sha256: l.sha256 });
+      u.parts.set(l.n, { size: l.size, crc32: l.crc32 });
       u.partial.delete(l.n);
       u.failed.delete(l.n - 1);
     } else {
@@ -251,7 +258,9 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
   }
 
   /**
-   * Stream `source` into `path` at `start` (a part's offset), hashing. Stops at `limit` bytes
+   * Stream `source` into `path` at `start` (a part's offset), with a running digest: sha256 for
+   * whole objects, CRC-32 for parts (their ETag: integrity of one part at a fraction of the CPU;
+   * the whole file gets its sha256 from the frontier). Stops writing past `limit` bytes
    * (`tooLarge`), or at `cutAt` (a 'cut' fault). `broken`: the body ended early or errored.
    */
   async function writeBody(
@@ -259,12 +268,14 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
     path: string,
     start: number,
     limit: number,
+    digest: 'sha256' | 'crc32',
     cutAt?: number,
-  ): Promise<{ bytes: number; sha256: string; tooLarge: boolean; broken: boolean; cut: boolean }> {
+  ): Promise<{ bytes: number; digest: string; tooLarge: boolean; broken: boolean; cut: boolean }> {
     const ws = createWriteStream(path, { flags: start === 0 && limit === Infinity ? 'w' : 'r+', start, highWaterMark: READ_HWM });
     let wsError: unknown;
     ws.on('error', (err) => (wsError = err));
-    const h = createHash('sha256');
+    const h = digest === 'sha256' ? createHash('sha256') : undefined;
+    let crc = 0;
     let bytes = 0;
     let tooLarge = false;
     let broken = false;
@@ -283,7 +294,8 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
           continue;
         }
         bytes += c.length;
-        h.update(c);
+        if (h) h.update(c);
+        else crc = crc32(c, crc);
         if (!ws.write(c)) await Promise.race([once(ws, 'drain'), once(ws, 'close')]);
         if (wsError) throw wsError;
         if (cut) break;
@@ -296,7 +308,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
       await once(ws, 'close').catch(() => undefined);
     }
     if (wsError) throw wsError;
-    return { bytes, sha256: h.digest('hex'), tooLarge, broken, cut };
+    return { bytes, digest: h ? h.digest('hex') : (crc >>> 0).toString(16).padStart(8, '0'), tooLarge, broken, cut };
   }
 
   /**
@@ -337,7 +349,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
     const socket = ctx.req.socket; // closing the body iterator early detaches it from the request
     try {
       const cutAt = fault === 'cut' ? Math.floor(expected / 2) : fault === 'reset' ? Math.min(expected - 1, 64 * 1024) : undefined;
-      const r = await writeBody(source, u.dataPath, (n - 1) * u.chunkSize, expected, cutAt);
+      const r = await writeBody(source, u.dataPath, (n - 1) * u.chunkSize, expected, 'crc32', cutAt);
       core.stats.partReceived(u.uploadId, n, r.bytes);
       if (r.cut || r.broken) {
         markFailed(r.bytes);
@@ -349,10 +361,10 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
         markFailed(r.bytes);
         return fail(ctx, 400, MESSAGES.wrongChunkSize(n, expected, r.bytes));
       }
-      record(u, { t: 'ok', n, size: r.bytes, sha256: r.sha256 });
+      record(u, { t: 'ok', n, size: r.bytes, crc32: r.digest });
       u.busy.delete(n);
       kick(u);
-      return ctx.send(200, { etag: `"${r.sha256}"`, 'content-length': 0 }, '');
+      return ctx.send(200, { etag: `"${r.digest}"`, 'content-length': 0 }, '');
     } finally {
       u.busy.delete(n);
     }
@@ -503,7 +515,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
     const u = await uploadOr404(ctx);
     if (!u) return;
     const data: VerifyPart[] = [];
-    for (const [n, p] of u.parts) data.push({ partNumber: n, eTag: `"${p.sha256}"`, size: p.size, isComplete: true });
+    for (const [n, p] of u.parts) data.push({ partNumber: n, eTag: `"${p.crc32}"`, size: p.size, isComplete: true });
     for (const [n, bytes] of u.partial) if (!u.parts.has(n)) data.push({ partNumber: n, eTag: '', size: bytes, isComplete: false });
     data.sort((a, b) => a.partNumber - b.partNumber);
     return ok(ctx, data);
@@ -523,10 +535,13 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
     uploads.delete(id); // no more PUTs, progress or verify for it
     try {
       await u.log;
-      const sha256 = await wholeHash(u);
+      const sha256 = (u.sha256 ??= await wholeHash(u));
       const ext = extname(u.filename).slice(1).toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 10);
-      await core.store.commit({ path: u.dataPath, sha256, size: u.size, overLimit: false, head: Buffer.alloc(0) });
-      core.stats.receipt(sha256);
+      if (!u.committed) {
+        await core.store.commit({ path: u.dataPath, sha256, size: u.size, overLimit: false, head: Buffer.alloc(0) });
+        u.committed = true;
+        core.stats.receipt(sha256);
+      }
       const rec: VideoRecord = {
         id: randomUUID(),
         title: u.filename.replace(/\.[^.]*$/, '') || u.filename,
@@ -549,12 +564,12 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
 
   async function raw(ctx: RequestContext): Promise<void> {
     const tmp = core.store.tempPath();
-    const r = await writeBody(ctx.req as AsyncIterable<Buffer>, tmp, 0, Infinity);
+    const r = await writeBody(ctx.req as AsyncIterable<Buffer>, tmp, 0, Infinity, 'sha256');
     if (r.broken) {
       await core.store.discard(tmp);
       return;
     }
-    const stored = await core.store.commit({ path: tmp, sha256: r.sha256, size: r.bytes, overLimit: false, head: Buffer.alloc(0) });
+    const stored = await core.store.commit({ path: tmp, sha256: r.digest, size: r.bytes, overLimit: false, head: Buffer.alloc(0) });
     return ctx.json(200, { sha256: stored.sha256, size: stored.size, url: core.cdnUrl(stored.sha256, '') }, { etag: `"${stored.sha256}"` });
   }
 

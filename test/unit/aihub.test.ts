@@ -81,6 +81,8 @@ describe('plan and settings', () => {
     expect(() => checkSettings({}, 'abc', 't')).toThrow(/batch number/);
     expect(() => checkSettings({ batchName: 'x', resultsFile: 'r' }, undefined, 't')).toThrow(/--results needs --run-app/);
     expect(() => checkSettings({}, '12', 't')).not.toThrow();
+    expect(() => checkSettings({ batchName: 'x', ibContext: 'org\r\nX-Evil: 1' }, undefined, 't')).toThrow(/IB-Context/);
+    expect(() => checkSettings({ batchName: 'x', ibContext: 'org-42 team' }, undefined, 't')).not.toThrow();
     expect(aihub.flags!.map((f) => f.flags)).toEqual(['--batch-name <name>', '--workspace <name>', '--ib-context <id>', '--run-app <app>', '--results <file>']);
   });
 

@@ -20,7 +20,7 @@ import { writeJsonAtomic } from '../../core/manifest.js';
 import { DEFAULTS } from '../../core/options.js';
 import { withRetry, type RetryPolicy } from '../../core/retry.js';
 import { AihubApi, type RunRequest } from '../../providers/aihub/api.js';
-import { AIHUB_DEFAULT_ENDPOINT, JOB_DONE, appRef, type BatchInfo, type JobStatus, type RunFileResult, type RunInfo } from '../../providers/aihub/contract.js';
+import { AIHUB_DEFAULT_ENDPOINT, JOB_DONE, appRef, checkIbContext, type BatchInfo, type JobStatus, type RunFileResult, type RunInfo } from '../../providers/aihub/contract.js';
 import { allResults, listAllBatches, runDone, startRun, waitForJob, waitForRun } from '../../providers/aihub/ops.js';
 import { missingCredentialsError, parseIntInRange, parsePositiveNumber, resolveSettings, validateValue } from '../config.js';
 import { EXIT } from '../exit-codes.js';
@@ -83,6 +83,7 @@ export async function connectionSettings(
   const token = s.auth.token;
   if (!token) throw missingCredentialsError(provider);
   const ibContext = f.ibContext ?? (env.BATCHUP_IB_CONTEXT || undefined);
+  if (ibContext !== undefined) checkIbContext(ibContext, f.ibContext !== undefined ? '--ib-context' : 'BATCHUP_IB_CONTEXT');
   return { provider, endpoint, token, ibContext };
 }
 

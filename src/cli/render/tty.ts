@@ -18,6 +18,7 @@ import {
   bar,
   displayName,
   formatBytes,
+  formatDuration,
   formatSummary,
   makePaint,
   percent,
@@ -205,7 +206,7 @@ export class TtyRenderer implements Renderer {
       existing.update(sent);
     } else if (this.#fileBars.size < MAX_FILE_BARS) {
       const name = displayName(source);
-      const b = mb.create(Math.max(1, total), sent, { name }, { format: this.#fileFormat });
+      const b = mb.create(Math.max(1, total), sent, { name, t0: Date.now(), v0: sent }, { format: this.#fileFormat });
       this.#fileBars.set(key, b);
     }
   }
@@ -238,12 +239,17 @@ export class TtyRenderer implements Renderer {
     }
   }
 
+  /** When the total bar first saw bytes move, and how many were sent then (the rate's origin). */
+  #rateOrigin?: { t0: number; v0: number };
+
   readonly #totalFormat: FormatFn = () => {
     const s = this.stats;
     const frac = s.bytesTotal > 0 ? s.bytesSent / s.bytesTotal : s.filesTotal > 0 ? s.filesDone / s.filesTotal : 0;
+    if (!this.#rateOrigin && s.bytesSent > 0) this.#rateOrigin = { t0: Date.now(), v0: s.bytesSent };
+    const o = this.#rateOrigin;
     const line =
       `total ${bar(frac, 24)} ${percent(frac * 100, 100).padStart(4)} ` +
-      `${formatBytes(s.bytesSent)}/${formatBytes(s.bytesTotal)} | ` +
+      `${formatBytes(s.bytesSent)}/${formatBytes(s.bytesTotal)}${o ? rateEta(s.bytesSent - o.v0, Date.now() - o.t0, s.bytesTotal - s.bytesSent) : ''} | ` +
       `${s.filesDone}/${s.filesTotal} files | ${s.batchesInFlight} in flight` +
       (s.retries ? ` | ${s.retries} ${s.retries === 1 ? 'retry' : 'retries'}` : '');
     return this.#fit(line);
@@ -252,7 +258,9 @@ export class TtyRenderer implements Renderer {
   readonly #fileFormat: FormatFn = (_o, params, payload) => {
     const name = truncateMiddle(String(payload.name ?? ''), NAME_WIDTH).padEnd(NAME_WIDTH);
     const frac = params.total > 0 ? params.value / params.total : 0;
-    return this.#fit(`  ${name} ${bar(frac, 16)} ${formatBytes(params.value)}/${formatBytes(params.total)}`);
+    const since = Date.now() - Number(payload.t0 ?? Date.now());
+    const rate = rateEta(params.value - Number(payload.v0 ?? 0), since, params.total - params.value);
+    return this.#fit(`  ${name} ${bar(frac, 16)} ${formatBytes(params.value)}/${formatBytes(params.total)}${rate}`);
   };
 
   readonly #pollFormat: FormatFn = (_o, _params, payload) => {
@@ -295,4 +303,15 @@ export class TtyRenderer implements Renderer {
     this.#stopBars();
     this.#stopSpinner();
   }
+}
+
+/**
+ * ` 42.1 MB/s ETA 12.0 s` from bytes moved in `ms` and bytes left; '' until there is a second of
+ * history (a rate from a few milliseconds of a resumed file says nothing).
+ */
+export function rateEta(bytes: number, ms: number, left: number): string {
+  if (!(ms >= 1000) || !(bytes > 0)) return '';
+  const perSec = (bytes * 1000) / ms;
+  const eta = left > 0 ? ` ETA ${formatDuration((left / perSec) * 1000)}` : '';
+  return ` ${formatBytes(perSec)}/s${eta}`;
 }

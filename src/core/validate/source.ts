@@ -145,7 +145,7 @@ export class Cursor {
   }
 
   /** Visit the next n bytes in pieces (for CRCs / inflating) and move past them. */
-  async forEachPiece(n: number, fn: (piece: Buffer) => void, piece = 1024 * 1024): Promise<void> {
+  async forEachPiece(n: number, fn: (piece: Buffer) => void, piece = 256 * 1024): Promise<void> {
     if (this.pos + n > this.src.size) this.truncated();
     let left = n;
     while (left > 0) {

@@ -3,6 +3,7 @@
  * sandbox so both speak exactly the same paths, limits, states and messages. Every **ASSUMED**
  * choice of the contract (where the vendor's pages are silent) lives in this file and nowhere else.
  */
+import { BatchupError } from '../../core/errors.js';
 
 export const AIHUB_DEFAULT_ENDPOINT = 'https://aihub.instabase.com/api';
 
@@ -101,6 +102,13 @@ export function nameProblem(name: string): string | undefined {
   const dot = name.lastIndexOf('.');
   if (dot <= 0 || dot === name.length - 1) return 'the name has no file extension (the API needs one)';
   return undefined;
+}
+
+/** An IB-Context value must be a valid header value: printable ASCII, no line breaks. */
+export function checkIbContext(value: string, where: string): void {
+  if (!/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(value)) {
+    throw new BatchupError('USAGE', `${where}: "${value}" is not a usable IB-Context (printable ASCII, no line breaks)`);
+  }
 }
 
 /**

@@ -31,7 +31,7 @@ import type { BatchPlan, PlanRequest, Provider, ProviderContext, ProviderFlag } 
 import { withRetry } from '../../core/retry.js';
 import type { Item, RejectRule } from '../../core/types.js';
 import { AihubApi, isNotFound, type Session } from './api.js';
-import { AIHUB_DEFAULT_ENDPOINT, LIMITS, appRef, nameProblem, type PartAck, type RunFileResult, type RunInfo } from './contract.js';
+import { AIHUB_DEFAULT_ENDPOINT, LIMITS, appRef, checkIbContext, nameProblem, type PartAck, type RunFileResult, type RunInfo } from './contract.js';
 import { allResults, createBatch, findFile, startRun, waitForRun } from './ops.js';
 import { aihubPolicy } from './policy.js';
 
@@ -70,6 +70,7 @@ export function checkSettings(s: AihubSettings, batchId: string | undefined, tok
   }
   if (batchId !== undefined && !/^\d+$/.test(batchId)) throw usageError(`--batch-id for aihub is a batch number, got "${batchId}"`);
   if (s.resultsFile && !s.runApp) throw usageError('--results needs --run-app');
+  if (s.ibContext !== undefined) checkIbContext(s.ibContext, '--ib-context');
 }
 
 const isMultipart = (it: Item) => (it.size ?? 0) > LIMITS.putMaxBytes;
@@ -93,6 +94,9 @@ export function planAihub(req: PlanRequest): BatchPlan[] {
     },
   ];
 }
+
+/** The AI Hub batch of a run, per run (UploadOptions object). */
+const resolved = new WeakMap<object, Promise<string>>();
 
 /** Runs recorded during an upload, per run (for afterUpload → the manifest's `runs`). */
 const runsOf = new WeakMap<object, RunRecord[]>();
@@ -191,8 +195,15 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
   const finish = () => batch.items.map((it) => entries.get(it)!).filter(Boolean);
   if (!toSend.length) return finish();
 
-  // ---- the batch on the server
-  const serverId = await resolveBatch(api, ctx, s, onRetry('create batch'));
+  // ---- the batch on the server (one lookup/creation per run, even when the pipeline resumes an
+  // interrupted plan batch next to a fresh one: both go to the same AI Hub batch)
+  let resolving = resolved.get(ctx.options);
+  if (!resolving) {
+    resolving = resolveBatch(api, ctx, s, onRetry('create batch'));
+    resolved.set(ctx.options, resolving);
+    resolving.catch(() => resolved.delete(ctx.options));
+  }
+  const serverId = await resolving;
 
   // ---- files
   const budget = new MemoryBudget(ctx.options.maxMemory ?? DEFAULT_MAX_MEMORY);
