@@ -8,17 +8,9 @@ import { resolve, isAbsolute } from 'node:path';
 import { globby, isDynamicPattern } from 'globby';
 import type { Candidate, Rejection } from './types.js';
 import { readManifest } from './manifest.js';
+import type { UploadOptions } from './options.js';
 
-export interface ScanInput {
-  paths: string[];
-  urlsFile?: string;
-  fromManifests?: string[];
-  include?: string[];
-  exclude?: string[];
-  ignoreFile?: string;
-  cwd: string;
-  stdin?: NodeJS.ReadableStream;
-}
+export type ScanInput = Pick<UploadOptions, 'paths' | 'urlsFile' | 'fromManifests' | 'include' | 'exclude' | 'ignoreFile' | 'cwd' | 'stdin'>;
 
 export interface ScanResult {
   candidates: Candidate[];

@@ -3,20 +3,16 @@
  * check, and DOCX packages (optionally with a large media part stored before
  * `[Content_Types].xml`, the layout file-type cannot recognise from a file's first bytes).
  */
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { makeZip } from './generate.js';
 
-/** Deterministic bytes that do not compress (sha256 counter stream). */
+/** Deterministic bytes that do not compress: an AES-128-CTR keystream keyed by the seed. */
 export function noise(seed: number | string, n: number): Buffer {
-  const out = Buffer.allocUnsafe(n);
-  let at = 0;
-  for (let i = 0; at < n; i++) {
-    const h = createHash('sha256').update(`${seed}:${i}`).digest();
-    at += h.copy(out, at, 0, Math.min(h.length, n - at));
-  }
-  return out;
+  const key = createHash('sha256').update(`noise:${seed}`).digest();
+  const c = createCipheriv('aes-128-ctr', key.subarray(0, 16), key.subarray(16, 32));
+  return Buffer.concat([c.update(Buffer.alloc(n)), c.final()]);
 }
 
 /** A small, well-formed PDF (one stream object), padded with a binary stream up to `minBytes`. */

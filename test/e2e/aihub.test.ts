@@ -129,8 +129,6 @@ describe('aihub: 40 files into one batch', () => {
     expect(lines(list.stdout)[0].batches.some((x: any) => String(x.id) === batchId && x.name === 'e2e forty')).toBe(true);
     const show = await cli(['batches', 'show', batchId], { env: env() });
     expect(show.stdout).toContain('name: e2e forty');
-    const all = await cli(['batches', 'files', batchId, '--json'], { env: env() });
-    expect(lines(all.stdout)[0].nodes).toHaveLength(40);
     // One page at a time with --page-size / --start-token.
     const seen: string[] = [];
     let token: string | undefined;

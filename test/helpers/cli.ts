@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { SandboxStats } from '../../src/sandbox/stats.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const BIN = join(ROOT, 'bin', 'batchup.js');
@@ -39,19 +40,7 @@ export interface ServeHandle {
   stop(): Promise<void>;
 }
 
-export interface SandboxStats {
-  objects: number;
-  bytesStored: number;
-  receipts: Record<string, number>;
-  requests: Record<string, number>;
-  faultsInjected: Record<string, number>;
-  batches: number;
-  /** hybrid: `<uploadId>/<partNumber>` -> part PUTs received; body bytes received; PUTs refused for carrying Authorization. */
-  partsReceived: Record<string, number>;
-  partsRefused: number;
-  partBytesReceived: number;
-  presignedWithAuth: number;
-}
+export type { SandboxStats } from '../../src/sandbox/stats.js';
 
 /** Start `batchup serve` and read its base URL from the first stdout line. */
 export async function serve(args: string[] = [], env?: Record<string, string>): Promise<ServeHandle> {
