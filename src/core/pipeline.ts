@@ -9,7 +9,7 @@
  * kill polls announced batches instead of resubmitting them and skips finished inputs.
  */
 import { setMaxListeners } from 'node:events';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { BatchupError, toBatchupError } from './errors.js';
 import type { Emit, RunSummary } from './events.js';
 import { Http } from './http.js';
@@ -82,6 +82,11 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
       else rejected(res.rejection, c.order);
     });
     items.sort((a, b) => a.order - b.order);
+    // Provider rules that need the whole set (e.g. two inputs with one remote name), before planning.
+    for (const { item, rule, detail } of provider.screen?.(items) ?? []) {
+      items.splice(items.indexOf(item), 1);
+      rejected({ source: item.source, rule, message: `${basename(item.source)}: ${detail} (${rule})`, size: item.size, mtimeMs: item.mtimeMs }, item.order);
+    }
 
     // Batches an earlier run announced but never saw finish: resume them under the same id, as
     // long as they would hold exactly the same inputs; otherwise plan those inputs afresh.
@@ -143,6 +148,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
         createdAt,
         updatedAt: new Date(now()).toISOString(),
         summary: s,
+        ...extra,
         entries: all(),
       };
       await writeJsonAtomic(manifestPath, manifest);
@@ -176,6 +182,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
       state: { get: (k) => journal!.kvGet(k), put: (k, v) => journal!.kvPut(k, v) },
     };
     let fatal: BatchupError | undefined;
+    let extra: Record<string, unknown> | undefined; // top-level manifest fields from the provider
     // Serialise manifest writes: each finished batch rewrites it, so a crash keeps what is done.
     let writing = Promise.resolve();
     const checkpoint = () => (writing = writing.then(writeManifest));
@@ -193,6 +200,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
           limit.release();
         }
       });
+      if (!ctl.signal.aborted) extra = await provider.afterUpload?.(ctx, all());
     } catch (raw) {
       fatal ??= toBatchupError(raw);
     } finally {

@@ -7,7 +7,7 @@ import type { Http } from './http.js';
 import type { ManifestEntry } from './manifest.js';
 import type { AuthOptions, ModeChoice, UploadOptions } from './options.js';
 import type { RetryPolicy } from './retry.js';
-import type { Item, ValidationPolicy } from './types.js';
+import type { Item, RejectRule, ValidationPolicy } from './types.js';
 
 export interface BatchPlan extends PlannedBatch {
   items: Item[];
@@ -77,6 +77,12 @@ export interface Provider {
    * BatchupError when the whole batch could not be submitted.
    */
   runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<ManifestEntry[]>;
+  /**
+   * Inputs this provider must refuse that validation cannot see (they depend on the remote names
+   * or on each other, e.g. aihub's name rules and duplicate names), with the rule and a sentence.
+   * Optional and pure; when the pipeline calls it after naming, a dry run reports them too.
+   */
+  screen?(items: readonly Item[]): { item: Item; rule: RejectRule; detail: string }[];
   /**
    * Once every batch ran: extra top-level fields for the manifest (e.g. aihub's `runs`, the app
    * runs started on the uploaded batches). Optional; `undefined` adds nothing.

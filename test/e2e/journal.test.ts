@@ -135,8 +135,13 @@ describe('crash safety', () => {
       const paths = await writePngs(join(dir, 'a'), 600, { seedBase: 330_000 });
       const m = join(dir, 'm.json');
       const e = cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: slow.bach });
-      const run = execa('node', [BIN, 'upload', join(dir, 'a'), '--manifest', m], { env: e, extendEnv: false, reject: false });
-      await new Promise((r) => setTimeout(r, 2000));
+      const run = execa('node', [BIN, 'upload', join(dir, 'a'), '--manifest', m, '--json'], { env: e, extendEnv: false, reject: false });
+      // Interrupt once the server is processing (however slow the machine is to get there).
+      await new Promise<void>((resolve) => {
+        run.stdout!.on('data', (d: Buffer) => {
+          if (d.toString().includes('"type":"poll"')) resolve();
+        });
+      });
       run.kill('SIGINT');
       const r = await run;
       expect(r.exitCode).toBe(EXIT.INTERRUPTED);

@@ -9,7 +9,7 @@ import {
   PATHS,
   segment,
 } from '../../src/providers/aihub/contract.js';
-import { aihub, checkSettings, planAihub, settingsOf } from '../../src/providers/aihub/index.js';
+import { aihub, checkSettings, planAihub, screenItems, settingsOf } from '../../src/providers/aihub/index.js';
 import { aihubPolicy } from '../../src/providers/aihub/policy.js';
 import { connectionSettings, table } from '../../src/cli/commands/manage.js';
 import { makeDocx, makePdf } from '../../src/devtools/documents.js';
@@ -70,6 +70,19 @@ describe('plan and settings', () => {
     expect(plans[0]!.reason).toBe('into a new batch: 2 PUT (≤ 10 MiB), 1 multipart session');
     expect(planAihub({ items: [item(0, 1)], mode: 'auto', salt: '', batchId: '17' })[0]!.batchId).toBe('17');
     expect(planAihub({ items: [], mode: 'auto', salt: '' })).toEqual([]);
+  });
+
+  it('screen: URLs, unusable names and later duplicates (scan order) are refused', () => {
+    const a = { ...item(2, 1), name: 'same.pdf' };
+    const b = { ...item(1, 1), name: 'same.pdf', source: '/other/same.pdf' };
+    const c = { ...item(3, 1), name: 'a/b.pdf' };
+    const u: Item = { source: 'https://x/y.pdf', kind: 'url', url: 'https://x/y.pdf', order: 4, name: 'y.pdf' };
+    expect(screenItems([a, b, c, u, item(5, 1)]).map((r) => [r.item.order, r.rule])).toEqual([
+      [2, 'duplicate-name'],
+      [3, 'bad-name'],
+      [4, 'unsupported-type'],
+    ]);
+    expect(aihub.screen).toBe(screenItems);
   });
 
   it('settings: flags by key; checks without I/O', () => {

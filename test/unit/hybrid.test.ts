@@ -266,6 +266,82 @@ describe('adapter', () => {
   });
 });
 
+describe('adapter: resume', () => {
+  it('an interrupted file resumes from /verify, sending only the missing chunks; a resumed batch reuses a completed entry', async () => {
+    const sb = await box();
+    const dir = await mkdtemp(join(tmpdir(), 'batchup-hybrid-resume-'));
+    const path = join(dir, 'big.mp4');
+    const size = 160 * MiB + 777;
+    const { writeMp4 } = await import('../../src/devtools/video.js');
+    await writeMp4(path, size, { sparse: true });
+    const kv = new Map<string, unknown>();
+    const http = new Http({ timeoutMs: 10_000 });
+    const mkCtx = (signal?: AbortSignal, onEvent?: (e: BatchupEvent) => void): ProviderContext => ({
+      endpoint: sb.url,
+      auth: { token: TOKEN },
+      http,
+      emit: (e) => onEvent?.(e),
+      signal,
+      options: { maxRetries: 2 } as never,
+      retry: { maxRetries: 2, baseMs: 1, capMs: 5 },
+      now: Date.now,
+      state: { get: (k) => kv.get(k) as never, put: (k, v) => (v === null ? kv.delete(k) : kv.set(k, v)) },
+    });
+    const item: Item = { source: path, kind: 'file', path, order: 0, name: 'big.mp4', size, mtimeMs: 1, format: 'mp4' };
+    const [batch] = planHybrid({ items: [item], mode: 'auto', salt: '' });
+    try {
+      // 1. Interrupted at ~40%.
+      const ctl = new AbortController();
+      const [first] = await hybrid.runBatch(batch!, mkCtx(ctl.signal, (e) => {
+        if (e.type === 'file-progress' && e.sent >= size * 0.4) ctl.abort();
+      }));
+      expect(first).toMatchObject({ status: 'failed', code: 'INTERRUPTED' });
+      const atStop = sb.stats().partBytesReceived;
+      expect(atStop).toBeGreaterThan(size * 0.35);
+      expect([...kv.values()][0]).toMatchObject({ isChunked: true, totalChunks: 33, chunkSize: LIMITS.chunkSize });
+
+      // 2. The same file again: verify, then only the missing chunks.
+      const [second] = await hybrid.runBatch(batch!, mkCtx());
+      expect(second!.status, second!.error).toBe('uploaded');
+      const { createReadStream } = await import('node:fs');
+      const h = createHash('sha256');
+      for await (const c of createReadStream(path)) h.update(c as Buffer);
+      expect(second!.sha256).toBe(h.digest('hex'));
+      const stats = sb.stats();
+      expect(stats.requests['hybrid.init']).toBe(1);
+      expect(stats.requests['hybrid.verify']).toBe(1);
+      expect(stats.partBytesReceived - atStop).toBeLessThan(size * 0.7);
+      expect(stats.partBytesReceived).toBeLessThan(size * 1.15);
+
+      // 3. A resumed batch (same id, results not journaled): the completed entry, nothing sent.
+      const before = JSON.stringify(sb.stats().requests);
+      const [third] = await hybrid.runBatch({ ...batch!, resumed: true }, mkCtx());
+      expect(third).toEqual(second);
+      expect(JSON.stringify(sb.stats().requests)).toBe(before);
+
+      // 4. A fresh batch of the same file uploads it again.
+      const [fourth] = await hybrid.runBatch(batch!, mkCtx());
+      expect(fourth!.status).toBe('uploaded');
+      expect(sb.stats().requests['hybrid.init']).toBe(2);
+    } finally {
+      await http.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('serve flags', () => {
+  it('--presign-ttl, --part-fault-rate and --part-faults reach the sandbox options', async () => {
+    const { serveOptions } = await import('../../src/cli/commands/serve.js');
+    const { options, seedChosen } = serveOptions({ presignTtl: '2.5', partFaultRate: '0.15', partFaults: 'cut,reset' }, {}, '/');
+    expect(options.presignTtlSec).toBe(2.5);
+    expect(options.faults).toMatchObject({ partRate: 0.15, partKinds: ['cut', 'reset'] });
+    expect(seedChosen).toBe(true);
+    expect(() => serveOptions({ partFaults: 'melt' }, {}, '/')).toThrow(/unknown kind 'melt'/);
+    expect(() => serveOptions({ presignTtl: '0' }, {}, '/')).toThrow();
+  });
+});
+
 describe('rateEta', () => {
   it('needs a second of history, then shows rate and ETA', () => {
     expect(rateEta(1000, 500, 10)).toBe('');

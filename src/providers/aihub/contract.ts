@@ -133,7 +133,20 @@ export function appRef(value: string): { app_id: string } | { app_name: string }
  */
 export const ADOPT_WINDOW_MS = 120_000;
 
-/** Sandbox behaviour the vendor leaves open (ASSUMED; the client never relies on these values). */
+/**
+ * Sandbox behaviour the vendor leaves open (ASSUMED; the client never relies on these values):
+ * - batch ids count 1, 2, 3 …; lists are in id order; `limit`/`offset` slice it;
+ * - file listings are sorted by name; `start_token` is opaque (the last name of the page before);
+ *   `next_page_token` is null and `has_more` false on the last page;
+ * - a PUT without Content-Length answers 411; any body size is taken (10 MB is only "suggested");
+ * - the older multipart form `{path, file_size}`: `path` ends `<path_suffix>/<filename>` (the
+ *   batch's drive folder) or `<batch id>/<filename>`;
+ * - the commit answers 204; a session is forgotten after its commit or abort (then 404);
+ * - a delete takes effect when its job completes; deleting a file the batch does not have is
+ *   accepted (202) and the job ends FAILED;
+ * - a run answers 200 with the run; over an empty batch it is FAILED at once; results list only
+ *   the files the app has finished (all of them once COMPLETE), `resultsPageSize` per page.
+ */
 export const SANDBOX = {
   /** Default and maximum `page_size` of a file listing. */
   filesPageSize: 100,

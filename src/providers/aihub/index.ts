@@ -95,6 +95,9 @@ export function planAihub(req: PlanRequest): BatchPlan[] {
   ];
 }
 
+/** One memory budget per run (--max-memory), shared by its batches and files. */
+const budgets = new WeakMap<object, MemoryBudget>();
+
 /** The AI Hub batch of a run, per run (UploadOptions object). */
 const resolved = new WeakMap<object, Promise<string>>();
 
@@ -116,6 +119,35 @@ export interface RunRecord {
   results: RunFileResult[];
 }
 
+/**
+ * Inputs aihub cannot take, with why: URLs (local files only), remote names that nameProblem()
+ * refuses, and a remote name already used by an earlier input (scan order) — in one batch the
+ * later PUT would replace the earlier file. Pure; runBatch applies it, and it is exported as
+ * `Provider.screen` so a dry run can report the same rejections before anything is sent.
+ */
+export function screenItems(items: readonly Item[]): { item: Item; rule: RejectRule; detail: string }[] {
+  const out: { item: Item; rule: RejectRule; detail: string }[] = [];
+  const byName = new Map<string, Item>();
+  for (const it of [...items].sort((a, b) => a.order - b.order)) {
+    if (it.kind !== 'file' || !it.path) {
+      out.push({ item: it, rule: 'unsupported-type', detail: 'aihub takes local files only, not URLs' });
+      continue;
+    }
+    const problem = nameProblem(it.name);
+    if (problem) {
+      out.push({ item: it, rule: 'bad-name', detail: `remote name '${it.name}' cannot be used: ${problem}` });
+      continue;
+    }
+    const first = byName.get(it.name);
+    if (first) {
+      out.push({ item: it, rule: 'duplicate-name', detail: `remote name '${it.name}' is already used by ${first.source} in this batch (use --name-template, e.g. '{parent}-{name}')` });
+      continue;
+    }
+    byName.set(it.name, it);
+  }
+  return out;
+}
+
 export const aihub: Provider = {
   name: 'aihub',
   defaultEndpoint: AIHUB_DEFAULT_ENDPOINT,
@@ -127,6 +159,7 @@ export const aihub: Provider = {
     checkSettings(settingsOf(ctx.options.providerOptions), ctx.options.batchId, ctx.auth.token);
   },
   runBatch,
+  screen: screenItems,
   async afterUpload(ctx) {
     const runs = runsOf.get(ctx.options);
     return runs?.length ? { runs } : undefined;
@@ -178,18 +211,12 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
   });
   const reject = (it: Item, index: number, rule: RejectRule, detail: string) =>
     entries.set(it, { ...base(it, index), status: 'rejected', rule, error: `${basename(it.source)}: ${detail} (${rule})` });
-  const byName = new Map<string, Item>();
+  const refused = new Map(screenItems(batch.items).map((r) => [r.item, r]));
   const toSend: { it: Item; index: number }[] = [];
   batch.items.forEach((it, index) => {
-    if (it.kind !== 'file' || !it.path) return reject(it, index, 'unsupported-type', 'aihub takes local files only, not URLs');
-    const problem = nameProblem(it.name);
-    if (problem) return reject(it, index, 'bad-name', `remote name '${it.name}' cannot be used: ${problem}`);
-    const first = byName.get(it.name);
-    if (first) {
-      return reject(it, index, 'duplicate-name', `remote name '${it.name}' is already used by ${first.source} in this batch (use --name-template, e.g. '{parent}-{name}')`);
-    }
-    byName.set(it.name, it);
-    toSend.push({ it, index });
+    const r = refused.get(it);
+    if (r) reject(it, index, r.rule, r.detail);
+    else toSend.push({ it, index });
   });
 
   const finish = () => batch.items.map((it) => entries.get(it)!).filter(Boolean);
@@ -206,7 +233,8 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
   const serverId = await resolving;
 
   // ---- files
-  const budget = new MemoryBudget(ctx.options.maxMemory ?? DEFAULT_MAX_MEMORY);
+  let budget = budgets.get(ctx.options);
+  if (!budget) budgets.set(ctx.options, (budget = new MemoryBudget(ctx.options.maxMemory ?? DEFAULT_MAX_MEMORY)));
   let stop: BatchupError | undefined;
   await mapPool(toSend, Math.max(1, ctx.options.concurrency), async ({ it, index }) => {
     const e = { ...base(it, index), batchId: serverId };
@@ -227,9 +255,13 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
         remote: { batch_id: serverId, filename: it.name, upload: r.upload, ...(r.session ? { session_id: r.session.id, part_size: r.session.partSize, parts: r.parts, resumed_parts: r.resumedParts } : {}) },
       });
     } catch (raw) {
-      const err = toBatchupError(raw);
-      // The batch is gone or the credentials are refused: nothing else can succeed.
-      if (err.code === 'AUTH' || (isNotFound(err) && /batch/i.test(err.message))) stop ??= err;
+      let err = toBatchupError(raw);
+      // The credentials are refused, or the batch is gone: nothing else can succeed.
+      if (err.code === 'AUTH') stop ??= err;
+      else if (isNotFound(err) && !stop && !(await api.getBatch(serverId, ctx.signal).then(Boolean, () => true))) {
+        stop ??= new BatchupError('NOT_FOUND', `aihub batch ${serverId} no longer exists (deleted during the upload?)`, { status: 404, retryable: false });
+      }
+      if (stop && isNotFound(err)) err = stop;
       entries.set(it, { ...e, code: err.code, error: `${it.source}: ${err.message}`, finishedAt: new Date(ctx.now()).toISOString() });
     }
   });

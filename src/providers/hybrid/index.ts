@@ -18,9 +18,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { BatchupError, configError, toBatchupError } from '../../core/errors.js';
+import { BatchupError, configError, toBatchupError, usageError } from '../../core/errors.js';
 import type { ManifestEntry } from '../../core/manifest.js';
-import { DEFAULT_MAX_MEMORY, MemoryBudget } from '../../core/memory.js';
+import { DEFAULT_MAX_MEMORY, MemoryBudget, formatSize } from '../../core/memory.js';
 import { planParts, sendParts, type Part } from '../../core/parts.js';
 import { mapPool } from '../../core/pool.js';
 import type { BatchPlan, Provider, ProviderContext } from '../../core/provider.js';
@@ -63,6 +63,11 @@ export const hybrid: Provider = {
   plan: planHybrid,
   async prepare(ctx) {
     tokenOf(ctx);
+    // Chunks are 5 MiB (unless the server names another size): a smaller budget can never send one.
+    const max = ctx.options.maxMemory;
+    if (max !== undefined && max < LIMITS.chunkSize) {
+      throw usageError(`--max-memory ${formatSize(max)} is below the hybrid chunk size (${formatSize(LIMITS.chunkSize)}): raise it`);
+    }
   },
   runBatch,
 };
