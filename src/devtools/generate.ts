@@ -6,13 +6,27 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32, deflateRawSync, deflateSync } from 'node:zlib';
 
-function chunk(type: string, data: Buffer): Buffer {
+/** The eight bytes every PNG starts with. */
+export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** One PNG chunk: length, type, data and CRC (for hand-made PNGs in tests). */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const len = Buffer.alloc(4);
   len.writeUInt32BE(data.length);
   const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
   const crc = Buffer.alloc(4);
   crc.writeUInt32BE(crc32(td) >>> 0);
   return Buffer.concat([len, td, crc]);
+}
+
+/** The IHDR chunk of an 8-bit RGB PNG of `width`×`height`. */
+export function pngIhdr(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  return pngChunk('IHDR', ihdr);
 }
 
 /**
@@ -37,16 +51,11 @@ export function makePng(seed: number, opts: { width?: number; height?: number; m
   }
   // Stamp the seed into the first pixels so even tiny images differ.
   raw.writeUInt32BE(seed >>> 0, 1);
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
   return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw, { level: opts.minBytes ? 0 : 6 })),
-    chunk('IEND', Buffer.alloc(0)),
+    PNG_SIGNATURE,
+    pngIhdr(width, height),
+    pngChunk('IDAT', deflateSync(raw, { level: opts.minBytes ? 0 : 6 })),
+    pngChunk('IEND', Buffer.alloc(0)),
   ]);
 }
 
@@ -62,46 +71,72 @@ export async function writePngs(dir: string, count: number, opts: { prefix?: str
   return paths;
 }
 
-/** A minimal ZIP writer (stored or deflated entries), for test archives built at test time. */
-export function makeZip(entries: { name: string; data: Buffer; deflate?: boolean; declaredSize?: number }[]): Buffer {
+export interface ZipEntry {
+  /** A Buffer is written as raw bytes (e.g. a Shift-JIS name); a name ending in '/' is a directory. */
+  name: string | Buffer;
+  data?: Buffer;
+  /** Deflate the data (method 8); stored otherwise. */
+  deflate?: boolean;
+  /** The compression method to record instead: 8 deflates, any other stores the data as given. */
+  method?: number;
+  /** General-purpose flags (bit 0 encrypted, bit 11 UTF-8 name); default 0x800 for string names. */
+  flags?: number;
+  /** A Unix mode (e.g. 0o120777, a symlink) for the external attributes, made by "Unix". */
+  mode?: number;
+  /** Lie about the uncompressed size (local and central). */
+  declaredSize?: number;
+  /** Lie about the CRC-32. */
+  crc?: number;
+}
+
+/**
+ * A minimal ZIP writer (no ZIP64, no data descriptors), for test archives built at test time.
+ * `overlap` adds a second central record pointing at entry 0's data (an overlapping-entry bomb).
+ */
+export function makeZip(entries: ZipEntry[], opts: { overlap?: boolean } = {}): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
   for (const e of entries) {
-    const name = Buffer.from(e.name, 'utf8');
-    const body = e.deflate ? deflateRawSync(e.data) : e.data;
-    const crc = crc32(e.data) >>> 0;
-    const method = e.deflate ? 8 : 0;
-    const size = e.declaredSize ?? e.data.length;
+    const name = typeof e.name === 'string' ? Buffer.from(e.name, 'utf8') : e.name;
+    const data = e.data ?? Buffer.alloc(0);
+    const method = e.method ?? (e.deflate ? 8 : 0);
+    const body = method === 8 ? deflateRawSync(data) : data;
+    // Version needed … extra field length (DOS time and date left 0): the same in both headers.
+    const fields = Buffer.alloc(26);
+    fields.writeUInt16LE(20, 0);
+    fields.writeUInt16LE(e.flags ?? (typeof e.name === 'string' ? 0x800 : 0), 2);
+    fields.writeUInt16LE(method, 4);
+    fields.writeUInt32LE(e.crc ?? crc32(data) >>> 0, 10);
+    fields.writeUInt32LE(body.length, 14);
+    fields.writeUInt32LE(e.declaredSize ?? data.length, 18);
+    fields.writeUInt16LE(name.length, 22);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x800, 6);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(size, 22);
-    local.writeUInt16LE(name.length, 26);
+    fields.copy(local, 4);
     locals.push(local, name, body);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x800, 8);
-    central.writeUInt16LE(method, 10);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(size, 24);
-    central.writeUInt16LE(name.length, 28);
+    central.writeUInt16LE(e.mode === undefined ? 20 : (3 << 8) | 20, 4);
+    fields.copy(central, 6);
+    const dir = name[name.length - 1] === 0x2f;
+    central.writeUInt32LE(e.mode === undefined ? (dir ? 0x10 : 0) : (e.mode << 16) >>> 0, 38);
     central.writeUInt32LE(offset, 42);
     centrals.push(central, name);
     offset += 30 + name.length + body.length;
   }
+  if (opts.overlap && entries.length > 0) {
+    const copy = Buffer.from(centrals[0]!);
+    const name = Buffer.from('again-' + centrals[1]!.toString('utf8'));
+    copy.writeUInt16LE(name.length, 28);
+    centrals.push(copy, name);
+  }
   const cd = Buffer.concat(centrals);
+  const count = centrals.length / 2;
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt16LE(count, 8);
+  end.writeUInt16LE(count, 10);
   end.writeUInt32LE(cd.length, 12);
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, cd, end]);

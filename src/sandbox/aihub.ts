@@ -188,6 +188,17 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
     const s = String(raw ?? '');
     return /^\d+$/.test(s) ? batches.get(Number(s)) : undefined;
   };
+  /** enter(), then the batch of the :id route (noted); undefined when it already answered. */
+  const enterBatch = async (ctx: RequestContext): Promise<AihubBatch | undefined> => {
+    if (!(await enter(ctx))) return undefined;
+    const b = batchOf(ctx.params.id);
+    if (!b) {
+      await fail(ctx, 404, MESSAGES.batchNotFound(ctx.params.id!));
+      return undefined;
+    }
+    noteBatch(ctx, b);
+    return b;
+  };
   const info = (b: AihubBatch): BatchInfo => ({
     id: b.id,
     name: b.name,
@@ -217,6 +228,17 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
     }
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new BodyError('the body must be a JSON object');
     return v as Record<string, unknown>;
+  }
+
+  /** readJson(), answering 400 (or dropping an aborted request) itself; undefined when it did. */
+  async function jsonBody(ctx: RequestContext): Promise<Record<string, unknown> | undefined> {
+    try {
+      return await readJson(ctx);
+    } catch (err) {
+      if (err instanceof BodyError) await fail(ctx, 400, MESSAGES.invalidBody(err.message));
+      else ctx.destroy();
+      return undefined;
+    }
   }
 
   /** Stream the request body to a temp file (at most `limit` bytes kept). */
@@ -308,13 +330,8 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
   // ---- routes: batches ----
   async function createBatch(ctx: RequestContext): Promise<void> {
     if (!(await enter(ctx))) return;
-    let body: Record<string, unknown>;
-    try {
-      body = await readJson(ctx);
-    } catch (err) {
-      if (err instanceof BodyError) return fail(ctx, 400, MESSAGES.invalidBody(err.message));
-      return ctx.destroy();
-    }
+    const body = await jsonBody(ctx);
+    if (!body) return;
     const name = body.name;
     if (typeof name !== 'string' || name.trim() === '') return fail(ctx, 400, MESSAGES.nameRequired);
     if ([...name].length > LIMITS.maxNameLength) return fail(ctx, 400, MESSAGES.nameTooLong);
@@ -359,18 +376,14 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
   }
 
   async function getBatch(ctx: RequestContext): Promise<void> {
-    if (!(await enter(ctx))) return;
-    const b = batchOf(ctx.params.id);
-    if (!b) return fail(ctx, 404, MESSAGES.batchNotFound(ctx.params.id!));
-    noteBatch(ctx, b);
+    const b = await enterBatch(ctx);
+    if (!b) return;
     return ctx.json(200, info(b));
   }
 
   async function deleteBatch(ctx: RequestContext): Promise<void> {
-    if (!(await enter(ctx))) return;
-    const b = batchOf(ctx.params.id);
-    if (!b) return fail(ctx, 404, MESSAGES.batchNotFound(ctx.params.id!));
-    noteBatch(ctx, b);
+    const b = await enterBatch(ctx);
+    if (!b) return;
     const job: Job = { id: randomUUID(), created: Date.now(), batch_id: b.id, outcome: 'COMPLETE', message: MESSAGES.jobComplete, applied: false };
     jobs.set(job.id, job);
     return ctx.json(202, { job_id: job.id });
@@ -378,10 +391,8 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
 
   // ---- routes: files ----
   async function listFiles(ctx: RequestContext): Promise<void> {
-    if (!(await enter(ctx))) return;
-    const b = batchOf(ctx.params.id);
-    if (!b) return fail(ctx, 404, MESSAGES.batchNotFound(ctx.params.id!));
-    noteBatch(ctx, b);
+    const b = await enterBatch(ctx);
+    if (!b) return;
     const q = ctx.url.searchParams;
     const rawSize = q.get('page_size');
     let pageSize = opts.filesPageSize;
@@ -413,11 +424,9 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
   }
 
   async function putFile(ctx: RequestContext): Promise<void> {
-    if (!(await enter(ctx))) return;
+    const b = await enterBatch(ctx);
+    if (!b) return;
     const name = ctx.params.filename!;
-    const b = batchOf(ctx.params.id);
-    if (!b) return fail(ctx, 404, MESSAGES.batchNotFound(ctx.params.id!));
-    noteBatch(ctx, b);
     if (nameProblem(name)) return fail(ctx, 400, MESSAGES.invalidFilename(name));
     const declared = ctx.req.headers['content-length'];
     if (declared === undefined) return fail(ctx, 411, 'Content-Length is required.');
@@ -437,10 +446,8 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
   }
 
   async function deleteFile(ctx: RequestContext): Promise<void> {
-    if (!(await enter(ctx))) return;
-    const b = batchOf(ctx.params.id);
-    if (!b) return fail(ctx, 404, MESSAGES.batchNotFound(ctx.params.id!));
-    noteBatch(ctx, b);
+    const b = await enterBatch(ctx);
+    if (!b) return;
     const name = ctx.params.filename!;
     const exists = Object.prototype.hasOwnProperty.call(b.files, name);
     const job: Job = {
@@ -467,13 +474,8 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
   // ---- routes: multipart ----
   async function startSession(ctx: RequestContext): Promise<void> {
     if (!(await enter(ctx))) return;
-    let body: Record<string, unknown>;
-    try {
-      body = await readJson(ctx);
-    } catch (err) {
-      if (err instanceof BodyError) return fail(ctx, 400, MESSAGES.invalidBody(err.message));
-      return ctx.destroy();
-    }
+    const body = await jsonBody(ctx);
+    if (!body) return;
     const size = body.file_size;
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
       return fail(ctx, 400, MESSAGES.invalidBody("'file_size' must be a non-negative integer"));
@@ -558,13 +560,8 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
       if (!ctx.req.complete) ctx.req.resume();
       return fail(ctx, 404, MESSAGES.sessionNotFound(ctx.params.session_id!));
     }
-    let body: Record<string, unknown>;
-    try {
-      body = await readJson(ctx);
-    } catch (err) {
-      if (err instanceof BodyError) return fail(ctx, 400, MESSAGES.invalidBody(err.message));
-      return ctx.destroy();
-    }
+    const body = await jsonBody(ctx);
+    if (!body) return;
     const b = batches.get(s.batch_id);
     if (b) noteBatch(ctx, b);
     if (body.action === 'abort') {
@@ -627,13 +624,8 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
   // ---- routes: runs ----
   async function startRun(ctx: RequestContext): Promise<void> {
     if (!(await enter(ctx))) return;
-    let body: Record<string, unknown>;
-    try {
-      body = await readJson(ctx);
-    } catch (err) {
-      if (err instanceof BodyError) return fail(ctx, 400, MESSAGES.invalidBody(err.message));
-      return ctx.destroy();
-    }
+    const body = await jsonBody(ctx);
+    if (!body) return;
     const appName = typeof body.app_name === 'string' && body.app_name ? body.app_name : undefined;
     const appId = typeof body.app_id === 'string' && body.app_id ? body.app_id : undefined;
     if (!appName && !appId) return fail(ctx, 400, MESSAGES.runNeedsApp);

@@ -19,9 +19,9 @@
  * is what the record carries). A PUT that breaks off, is cut by a fault or has the wrong length marks
  * the chunk failed (it shows in /progress `failedChunks` and /verify with isComplete false).
  * The whole file's sha256 is computed in the background as soon as the parts in front are in
- * (a frontier that re-reads them from the page cache), so `complete` rarely waits; a part that is
- * overwritten after the frontier passed it marks the hash dirty and `complete` hashes the file
- * again.
+ * (a frontier that re-reads them from the page cache, on a worker thread: hasher.ts), so
+ * `complete` rarely waits and the HTTP thread never hashes gigabytes; a part that is overwritten
+ * after the frontier passed it marks the hash dirty and `complete` hashes the file again.
  *
  * Completed: the file goes into the content store, served at `/cdn/<sha256>.<ext>`; the record is
  * `{id, title, video_path: "/cdn/…", status: "processing", size, sha256}` and is kept (in
@@ -31,8 +31,8 @@
  * no protocol around it: the `curl -T` baseline of bench/hybrid.js.
  */
 import busboy from 'busboy';
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { crc32 } from 'node:zlib';
@@ -47,6 +47,7 @@ import {
   type VerifyPart,
   type VideoRecord,
 } from '../providers/hybrid/contract.js';
+import { Hasher } from './hasher.js';
 import type { Protocol, ProtocolFactory, RequestContext, SandboxCore } from './server.js';
 
 export const PRESIGNED_BASE = '/_presigned/hybrid';
@@ -80,8 +81,9 @@ interface Upload extends SessionFile {
   failed: Set<number>;
   /** Part numbers with a PUT streaming right now. */
   busy: Set<number>;
-  hash: Hash;
-  /** Leading parts folded into `hash`. */
+  /** Name of the running whole-file digest on the hasher thread. */
+  hashId: string;
+  /** Leading parts folded into that digest. */
   hashedParts: number;
   dirty: boolean;
   hashing?: Promise<void>;
@@ -106,6 +108,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
   const uploads = new Map<string, Upload>();
   const completing = new Set<string>();
   const records = new Map<string, VideoRecord>();
+  const hasher = new Hasher();
 
   // ---- start-up: what an earlier sandbox on this folder left ----
   for (const name of await readdir(recordsDir)) {
@@ -147,7 +150,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
       partial: new Map(),
       failed: new Set(),
       busy: new Set(),
-      hash: createHash('sha256'),
+      hashId: `${s.uploadId}#running`,
       hashedParts: 0,
       dirty: false,
       log: Promise.resolve(),
@@ -196,11 +199,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
     u.hashing = (async () => {
       while (ready()) {
         const n = u.hashedParts + 1;
-        const start = (n - 1) * u.chunkSize;
-        const len = partSize(u, n);
-        for await (const chunk of createReadStream(u.dataPath, { start, end: start + len - 1, highWaterMark: READ_HWM })) {
-          u.hash.update(chunk as Buffer);
-        }
+        await hasher.update(u.hashId, u.dataPath, (n - 1) * u.chunkSize, partSize(u, n));
         if (u.dirty) return;
         u.hashedParts = n;
       }
@@ -222,11 +221,12 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
       while (u.hashing) await u.hashing;
     }
     if (u.dirty || u.hashedParts < u.totalChunks) {
-      const h = createHash('sha256');
-      for await (const chunk of createReadStream(u.dataPath, { start: 0, end: u.size - 1, highWaterMark: READ_HWM })) h.update(chunk as Buffer);
-      return h.digest('hex');
+      await hasher.drop(u.hashId);
+      const full = `${u.uploadId}#full`;
+      await hasher.update(full, u.dataPath, 0, u.size);
+      return hasher.digest(full);
     }
-    return u.hash.digest('hex');
+    return hasher.digest(u.hashId);
   }
 
   // ---- helpers ----
@@ -607,6 +607,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
     },
     async close() {
       await Promise.allSettled([...uploads.values()].map((u) => u.log));
+      await hasher.close();
     },
   };
   return protocol;

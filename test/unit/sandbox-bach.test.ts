@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { MESSAGES } from '../../src/providers/bach/contract.js';
+import { makeZip } from '../../src/devtools/generate.js';
 import {
-  TOKEN, auth, buildZip, download, fakePng, getStatus, mintJwt, postForm, postJson, sha256, waitDone,
+  TOKEN, auth, download, fakePng, getStatus, mintJwt, postForm, postJson, sha256, waitDone,
 } from './sandbox-helpers.js';
 
 const MB = 1024 * 1024;
@@ -273,7 +274,7 @@ describe('ZIP archives', () => {
     const i1 = fakePng(300);
     const i2 = fakePng(400);
     const big = Buffer.alloc(11 * MB, 7); // deflates to almost nothing
-    const zip1 = buildZip([
+    const zip1 = makeZip([
       { name: 'photos/' },
       { name: 'photos/one.png', data: i1 },
       { name: 'readme.txt', data: Buffer.from('not an image') },
@@ -281,7 +282,7 @@ describe('ZIP archives', () => {
       { name: 'two.JPG', data: i2, deflate: true },
       { name: 'huge.png', data: big, deflate: true },
     ]);
-    const zip2 = buildZip([{ name: 'only.txt', data: Buffer.from('x') }]);
+    const zip2 = makeZip([{ name: 'only.txt', data: Buffer.from('x') }]);
     const loose = fakePng(123);
     const r = await postForm(ep, {
       files: [{ name: 'set-1.zip', data: zip1 }, { name: 'loose.png', data: loose }, { name: 'set-2.ZIP', data: zip2 }, { name: 'broken.zip', data: Buffer.from('PK nope') }],

@@ -1,17 +1,16 @@
-/** Helpers for the sandbox tests: a tiny ZIP writer, fake images, request shortcuts. */
-import { crc32, deflateRawSync } from 'node:zlib';
+/** Helpers for the sandbox tests: fake images, request shortcuts (ZIPs: makeZip in src/devtools/generate.ts). */
 import { createHash, randomBytes } from 'node:crypto';
 import { FormData, fetch, request } from 'undici';
 import { SignJWT } from 'jose';
+import { PNG_SIGNATURE } from '../../src/devtools/generate.js';
 
 export const TOKEN = 'sandbox-test-token';
 export const auth = (token = TOKEN) => ({ authorization: `Bearer ${token}` });
 
 /** Bytes that start like a PNG, then `size` bytes in total. */
 export function fakePng(size = 256, seed?: string): Buffer {
-  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  const body = seed ? expand(seed, Math.max(0, size - sig.length)) : randomBytes(Math.max(0, size - sig.length));
-  return Buffer.concat([sig, body]).subarray(0, size);
+  const n = Math.max(0, size - PNG_SIGNATURE.length);
+  return Buffer.concat([PNG_SIGNATURE, seed ? expand(seed, n) : randomBytes(n)]).subarray(0, size);
 }
 
 function expand(seed: string, n: number): Buffer {
@@ -26,63 +25,6 @@ function expand(seed: string, n: number): Buffer {
 }
 
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-export interface ZipEntry {
-  name: string;
-  data?: Buffer;
-  deflate?: boolean;
-}
-
-/** A minimal ZIP writer (stored or deflated entries, no ZIP64). Directories end with '/'. */
-export function buildZip(entries: ZipEntry[]): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const name = Buffer.from(e.name, 'utf8');
-    const raw = e.data ?? Buffer.alloc(0);
-    const method = e.deflate ? 8 : 0;
-    const body = e.deflate ? deflateRawSync(raw) : raw;
-    const crc = crc32(raw) >>> 0;
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x0800, 6); // UTF-8 names
-    local.writeUInt16LE(method, 8);
-    local.writeUInt16LE(0, 10);
-    local.writeUInt16LE(0x21, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(raw.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
-    locals.push(local, name, body);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x0800, 8);
-    central.writeUInt16LE(method, 10);
-    central.writeUInt16LE(0, 12);
-    central.writeUInt16LE(0x21, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(raw.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(e.name.endsWith('/') ? 0x10 : 0, 38);
-    central.writeUInt32LE(offset, 42);
-    centrals.push(central, name);
-    offset += local.length + name.length + body.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(entries.length, 8);
-  eocd.writeUInt16LE(entries.length, 10);
-  eocd.writeUInt32LE(cd.length, 12);
-  eocd.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, eocd]);
-}
 
 export interface Part {
   files?: Array<{ name: string; data: Buffer }>;

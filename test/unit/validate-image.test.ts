@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import type { ValidationPolicy } from '../../src/core/types.js';
 import { bachPolicy } from '../../src/providers/bach/policy.js';
+import { PNG_SIGNATURE, pngChunk, pngIhdr } from '../../src/devtools/generate.js';
 import { fixture, messageOf, ruleOf, tempDir, validatePath } from './validate-helpers.js';
 
 const tmp = tempDir();
@@ -10,23 +11,6 @@ const check = async (name: string, data: Buffer | string, policy: ValidationPoli
   validatePath(tmp.write(name, data), policy);
 
 // ---------- PNG helpers
-const SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td) >>> 0);
-  return Buffer.concat([len, td, crc]);
-}
-function ihdr(w: number, h: number): Buffer {
-  const d = Buffer.alloc(13);
-  d.writeUInt32BE(w, 0);
-  d.writeUInt32BE(h, 4);
-  d[8] = 8;
-  d[9] = 2;
-  return chunk('IHDR', d);
-}
 /** gradient.png with extra chunks right after IHDR. */
 function pngWith(...extra: Buffer[]): Buffer {
   const png = fixture('gradient.png');
@@ -56,28 +40,28 @@ describe('PNG', () => {
 
   it('rejects an Apple CgBI PNG', async () => {
     const png = fixture('gradient.png');
-    const fried = Buffer.concat([SIG, chunk('CgBI', Buffer.from([0x50, 0x00, 0x20, 0x06])), png.subarray(8)]);
+    const fried = Buffer.concat([PNG_SIGNATURE, pngChunk('CgBI', Buffer.from([0x50, 0x00, 0x20, 0x06])), png.subarray(8)]);
     expect(ruleOf(await check('fried.png', fried))).toBe('corrupt');
   });
 
   it('rejects a pixel flood from IHDR alone', async () => {
-    const png = Buffer.concat([SIG, ihdr(20000, 20000), chunk('IDAT', deflateSync(Buffer.alloc(10))), chunk('IEND', Buffer.alloc(0))]);
+    const png = Buffer.concat([PNG_SIGNATURE, pngIhdr(20000, 20000), pngChunk('IDAT', deflateSync(Buffer.alloc(10))), pngChunk('IEND', Buffer.alloc(0))]);
     expect(messageOf(await check('flood.png', png))).toBe('flood.png: image is 20000×20000 (400.0 MP), over the 268.4 MP limit (image-bomb)');
   });
 
   it('rejects compressed text that inflates past the cap, accepts small text', async () => {
-    const bomb = chunk('zTXt', Buffer.concat([Buffer.from('Comment\0\0', 'latin1'), deflateSync(Buffer.alloc(2 * 1024 * 1024, 0x41))]));
+    const bomb = pngChunk('zTXt', Buffer.concat([Buffer.from('Comment\0\0', 'latin1'), deflateSync(Buffer.alloc(2 * 1024 * 1024, 0x41))]));
     expect(ruleOf(await check('ztxt.png', pngWith(bomb)))).toBe('image-bomb');
-    const ok = chunk('zTXt', Buffer.concat([Buffer.from('Comment\0\0', 'latin1'), deflateSync(Buffer.from('hello'))]));
+    const ok = pngChunk('zTXt', Buffer.concat([Buffer.from('Comment\0\0', 'latin1'), deflateSync(Buffer.from('hello'))]));
     expect(ruleOf(await check('ztxt-ok.png', pngWith(ok)))).toBe('ok');
-    const itxt = chunk('iTXt', Buffer.concat([Buffer.from('XML\0\x01\x00en\0\0', 'latin1'), deflateSync(Buffer.alloc(2 * 1024 * 1024))]));
+    const itxt = pngChunk('iTXt', Buffer.concat([Buffer.from('XML\0\x01\x00en\0\0', 'latin1'), deflateSync(Buffer.alloc(2 * 1024 * 1024))]));
     expect(ruleOf(await check('itxt.png', pngWith(itxt)))).toBe('image-bomb');
   });
 
   it('rejects an APNG declaring too many frames', async () => {
     const actl = Buffer.alloc(8);
     actl.writeUInt32BE(5000, 0);
-    expect(messageOf(await check('frames.png', pngWith(chunk('acTL', actl))))).toBe('frames.png: more than 1000 frames (image-bomb)');
+    expect(messageOf(await check('frames.png', pngWith(pngChunk('acTL', actl))))).toBe('frames.png: more than 1000 frames (image-bomb)');
   });
 });
 

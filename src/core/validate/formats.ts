@@ -79,6 +79,11 @@ export function formatOfExtension(ext: string): string | undefined {
   return EXT_ALIASES[ext] ?? ext;
 }
 
+/** A policy's `extensions`: each allowed extension → the canonical format it names, in the order given. */
+export function extensionMap(allowed: readonly string[]): Map<string, string> {
+  return new Map(allowed.map((ext) => [ext, formatOfExtension(ext) ?? ext]));
+}
+
 /** Whether a mismatch between this extension and the content is meaningful evidence of disguise. */
 export function isKnownExtension(ext: string): boolean {
   const f = formatOfExtension(ext);

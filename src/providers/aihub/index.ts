@@ -35,6 +35,9 @@ import { AIHUB_DEFAULT_ENDPOINT, LIMITS, appRef, checkIbContext, nameProblem, ty
 import { allResults, createBatch, findFile, startRun, waitForRun } from './ops.js';
 import { aihubPolicy } from './policy.js';
 
+/** How retries are reported (withRetry's onRetry). */
+type OnRetry = (info: { attempt: number; delayMs: number; error: BatchupError }) => void;
+
 export const AIHUB_FLAGS: ProviderFlag[] = [
   { flags: '--batch-name <name>', description: 'name of the batch to create (≤ 255 characters)', key: 'batchName', env: 'BATCHUP_AIHUB_BATCH_NAME' },
   { flags: '--workspace <name>', description: 'workspace to create the batch in', key: 'workspace', env: 'BATCHUP_AIHUB_WORKSPACE' },
@@ -190,7 +193,7 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
   checkSettings(s, ctx.options.batchId, ctx.auth.token);
   const api = new AihubApi({ http: ctx.http, endpoint: ctx.endpoint, token: ctx.auth.token!, ibContext: s.ibContext });
   const startedAt = new Date(ctx.now()).toISOString();
-  const onRetry = (what: string) => ({ attempt, delayMs, error }: { attempt: number; delayMs: number; error: BatchupError }) =>
+  const onRetry = (what: string): OnRetry => ({ attempt, delayMs, error }) =>
     ctx.emit({ type: 'retry', batchId: batch.batchId, attempt, delayMs, error: `${what}: ${error.message}`, code: error.code });
 
   ctx.emit({ type: 'batch-start', batchId: batch.batchId, mode: 'sync', files: batch.files, bytes: batch.bytes });
@@ -244,7 +247,7 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
       return;
     }
     try {
-      const r = await uploadFile(api, serverId, it, ctx, budget, onRetry(it.name), batch.batchId);
+      const r = await uploadFile({ api, batchId: serverId, it, ctx, budget, onRetry: onRetry(it.name) }, batch.batchId);
       entries.set(it, {
         ...e,
         status: 'uploaded',
@@ -282,7 +285,7 @@ async function resolveBatch(
   api: AihubApi,
   ctx: ProviderContext,
   s: AihubSettings,
-  onRetry: (info: { attempt: number; delayMs: number; error: BatchupError }) => void,
+  onRetry: OnRetry,
 ): Promise<string> {
   const opts = { policy: ctx.retry, signal: ctx.signal, onRetry };
   if (ctx.options.batchId) {
@@ -309,15 +312,18 @@ interface Uploaded {
   resumedParts?: number;
 }
 
-async function uploadFile(
-  api: AihubApi,
-  batchId: string,
-  it: Item,
-  ctx: ProviderContext,
-  budget: MemoryBudget,
-  onRetry: (info: { attempt: number; delayMs: number; error: BatchupError }) => void,
-  planId: string,
-): Promise<Uploaded> {
+/** One file to send to the server's batch `batchId`, and what sending it needs. */
+interface FileUpload {
+  api: AihubApi;
+  batchId: string;
+  it: Item;
+  ctx: ProviderContext;
+  budget: MemoryBudget;
+  onRetry: OnRetry;
+}
+
+async function uploadFile(u: FileUpload, planId: string): Promise<Uploaded> {
+  const { api, batchId, it, ctx, onRetry } = u;
   const size = it.size!;
   const progress = (sent: number) => ctx.emit({ type: 'file-progress', batchId: planId, source: it.source, sent, total: size });
   if (!isMultipart(it)) {
@@ -328,18 +334,11 @@ async function uploadFile(
     );
     return { upload: 'put', sha256 };
   }
-  return multipart(api, batchId, it, ctx, budget, onRetry, progress);
+  return multipart(u, progress);
 }
 
-async function multipart(
-  api: AihubApi,
-  batchId: string,
-  it: Item,
-  ctx: ProviderContext,
-  budget: MemoryBudget,
-  onRetry: (info: { attempt: number; delayMs: number; error: BatchupError }) => void,
-  progress: (sent: number) => void,
-): Promise<Uploaded> {
+async function multipart(u: FileUpload, progress: (sent: number) => void): Promise<Uploaded> {
+  const { api, batchId, it, ctx, budget, onRetry } = u;
   const size = it.size!;
   const key = sessionKey(ctx.endpoint, batchId, it);
   let saved = ctx.state.get<SavedSession>(key);
@@ -424,7 +423,7 @@ async function commit(
   session: Session,
   parts: PartAck[],
   ctx: ProviderContext,
-  onRetry: (info: { attempt: number; delayMs: number; error: BatchupError }) => void,
+  onRetry: OnRetry,
   mayBeCommitted: boolean,
 ): Promise<void> {
   await withRetry(
@@ -452,7 +451,7 @@ async function runApp(
   ctx: ProviderContext,
   planId: string,
   uploaded: ManifestEntry[],
-  onRetry: (what: string) => (info: { attempt: number; delayMs: number; error: BatchupError }) => void,
+  onRetry: (what: string) => OnRetry,
 ): Promise<void> {
   const started = ctx.now();
   const numeric = /^\d+$/.test(batchId) ? Number(batchId) : batchId;

@@ -20,6 +20,11 @@ export interface Waiting {
   onRetry?: (info: { attempt: number; delayMs: number; error: BatchupError }) => void;
 }
 
+/** withRetry's options from ours. */
+const retrying = (o: Pick<Waiting, 'signal' | 'retry' | 'onRetry'>) => ({ policy: o.retry, signal: o.signal, onRetry: o.onRetry });
+/** pollUntil's timing, retry and cancellation options from a Waiting. */
+const polling = (o: Waiting) => ({ initialMs: o.intervalMs, maxMs: o.maxMs, timeoutMs: o.timeoutMs, signal: o.signal, retry: o.retry, onRetry: o.onRetry });
+
 const LIST_PAGE = 100;
 const LIST_MAX_PAGES = 200;
 
@@ -31,11 +36,7 @@ export async function listAllBatches(
 ): Promise<BatchInfo[]> {
   const out: BatchInfo[] = [];
   for (let page = 0; page < LIST_MAX_PAGES; page++) {
-    const got = await withRetry(() => api.listBatches({ ...q, limit: LIST_PAGE, offset: page * LIST_PAGE }, o.signal), {
-      policy: o.retry,
-      signal: o.signal,
-      onRetry: o.onRetry,
-    });
+    const got = await withRetry(() => api.listBatches({ ...q, limit: LIST_PAGE, offset: page * LIST_PAGE }, o.signal), retrying(o));
     out.push(...got);
     if (got.length < LIST_PAGE) break;
   }
@@ -65,7 +66,7 @@ export async function createBatch(
       const { id } = await api.createBatch(name, workspace, o.signal);
       return { id, adopted: false };
     },
-    { policy: o.retry, signal: o.signal, onRetry: o.onRetry },
+    retrying(o),
   );
 }
 
@@ -86,18 +87,13 @@ export async function waitForJob(
     done: (s) => JOB_DONE.has(s.state),
     onUpdate: o.onUpdate,
     progressKey: (s) => s.state,
-    initialMs: o.intervalMs,
-    maxMs: o.maxMs,
-    timeoutMs: o.timeoutMs,
-    signal: o.signal,
-    retry: o.retry,
-    onRetry: o.onRetry,
+    ...polling(o),
   });
 }
 
 /** Start a run. A lost answer can start a second run (the API has no idempotency key): ASSUMED acceptable. */
 export async function startRun(api: AihubApi, req: RunRequest, o: Pick<Waiting, 'signal' | 'retry' | 'onRetry'> = {}): Promise<RunInfo> {
-  return withRetry(() => api.startRun(req, o.signal), { policy: o.retry, signal: o.signal, onRetry: o.onRetry });
+  return withRetry(() => api.startRun(req, o.signal), retrying(o));
 }
 
 export const runDone = (r: RunInfo) => !RUN_ACTIVE.has(r.status);
@@ -110,12 +106,7 @@ export async function waitForRun(api: AihubApi, runId: string, o: Waiting & { on
     onUpdate: o.onUpdate,
     progressKey: (r) => `${r.status}:${r.progress?.completed ?? ''}`,
     progress: (r) => (r.progress ? { done: r.progress.completed, total: r.progress.total } : { done: 0, total: 0 }),
-    initialMs: o.intervalMs,
-    maxMs: o.maxMs,
-    timeoutMs: o.timeoutMs,
-    signal: o.signal,
-    retry: o.retry,
-    onRetry: o.onRetry,
+    ...polling(o),
   });
 }
 
@@ -130,7 +121,7 @@ export async function allResults(
   let pages = 0;
   let status: string | undefined;
   for (;;) {
-    const page = await withRetry(() => api.getRunResults(runId, offset, o.signal), { policy: o.retry, signal: o.signal, onRetry: o.onRetry });
+    const page = await withRetry(() => api.getRunResults(runId, offset, o.signal), retrying(o));
     pages++;
     status = page.status ?? status;
     files.push(...page.files);

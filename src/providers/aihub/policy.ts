@@ -6,21 +6,11 @@
  * files, and an archive would reach the app unopened.
  */
 import type { ValidationPolicy } from '../../core/types.js';
+import { extensionMap } from '../../core/validate/formats.js';
 import { LIMITS } from './contract.js';
 
-/** Extension → canonical format. */
-const extensions = new Map<string, string>([
-  ['pdf', 'pdf'],
-  ['docx', 'docx'],
-  ['png', 'png'],
-  ['jpg', 'jpg'],
-  ['jpeg', 'jpg'],
-  ['tif', 'tiff'],
-  ['tiff', 'tiff'],
-  ['gif', 'gif'],
-  ['bmp', 'bmp'],
-  ['webp', 'webp'],
-]);
+/** Extension → canonical format (jpeg→jpg, tif→tiff). */
+const extensions = extensionMap(['pdf', 'docx', 'png', 'jpg', 'jpeg', 'tif', 'tiff', 'gif', 'bmp', 'webp']);
 
 export const aihubPolicy: ValidationPolicy = {
   formats: new Set(extensions.values()),

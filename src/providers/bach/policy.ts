@@ -3,12 +3,11 @@
  * contract; the pixel/frame/ZIP limits are batchup's own safety limits (bach documents none).
  */
 import type { ValidationPolicy } from '../../core/types.js';
+import { extensionMap } from '../../core/validate/formats.js';
 import { ALLOWED_EXTENSIONS, LIMITS } from './contract.js';
 
 /** Extension → canonical format (jpeg→jpg, tif→tiff). */
-const CANONICAL: Readonly<Record<string, string>> = { jpeg: 'jpg', tif: 'tiff' };
-
-const extensions = new Map<string, string>(ALLOWED_EXTENSIONS.map((ext) => [ext, CANONICAL[ext] ?? ext]));
+const extensions = extensionMap(ALLOWED_EXTENSIONS);
 
 export const bachPolicy: ValidationPolicy = {
   formats: new Set(extensions.values()),
