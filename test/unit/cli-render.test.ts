@@ -89,9 +89,9 @@ describe('pickRendererKind', () => {
     expect(pickRendererKind({}, { isTTY: true, columns: 0 }, {})).toBe('plain');
     expect(pickRendererKind({}, tty, {})).toBe('tty');
   });
-  it('NO_COLOR turns colour off even on a TTY', () => {
+  it('NO_COLOR turns colour off even on a TTY', async () => {
     const err = sink(true);
-    const r = createRenderer({ quiet: true }, { stdout: sink(), stderr: err }, { NO_COLOR: '1' }, { timer: false });
+    const r = await createRenderer({ quiet: true }, { stdout: sink(), stderr: err }, { NO_COLOR: '1' }, { timer: false });
     r.event({ type: 'reject', rejection: { source: '/a.jpg', rule: 'corrupt', message: 'a.jpg: corrupt' } });
     expect(err.text()).not.toContain('\u001b[');
   });

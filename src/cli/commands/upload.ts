@@ -153,7 +153,7 @@ export async function runUploadCommand(
   flags: UploadFlags & Record<string, unknown>,
   ctx: CliContext,
 ): Promise<number> {
-  const renderer = createRenderer(
+  const renderer = await createRenderer(
     { json: flags.json, quiet: flags.quiet, verbose: flags.verbose, progress: flags.progress },
     { stdout: ctx.stdout, stderr: ctx.stderr },
     ctx.env,

@@ -10,7 +10,6 @@
 import { colorEnabled } from './format.js';
 import { JsonRenderer } from './json.js';
 import { PlainRenderer } from './plain.js';
-import { TtyRenderer } from './tty.js';
 import type { RenderIO, Renderer } from './types.js';
 
 export type { Renderer, RenderIO, RenderOptions, OutStream } from './types.js';
@@ -40,12 +39,13 @@ export function pickRendererKind(
   return 'tty';
 }
 
-export function createRenderer(
+/** The terminal renderer (ora, cli-progress) is loaded only when a terminal will show it. */
+export async function createRenderer(
   flags: OutputFlags,
   io: RenderIO,
   env: NodeJS.ProcessEnv = process.env,
   extra: { now?: () => number; timer?: boolean } = {},
-): Renderer {
+): Promise<Renderer> {
   const kind = pickRendererKind(flags, io.stderr, env);
   const opts = {
     quiet: Boolean(flags.quiet),
@@ -57,8 +57,10 @@ export function createRenderer(
   switch (kind) {
     case 'json':
       return new JsonRenderer(io, opts);
-    case 'tty':
+    case 'tty': {
+      const { TtyRenderer } = await import('./tty.js');
       return new TtyRenderer(io, opts);
+    }
     default:
       return new PlainRenderer(io, opts);
   }

@@ -3,7 +3,6 @@
  * (iss = AccessKey, nbf = now − 5 s). We mint short-lived tokens (30 min) and renew them before
  * they expire, rather than the vendor's 10-day maximum, so a leaked token is worth little.
  */
-import { SignJWT } from 'jose';
 import { configError } from '../../core/errors.js';
 import type { AuthOptions } from '../../core/options.js';
 
@@ -29,6 +28,7 @@ export class BachAuth {
     const nowS = Math.floor(this.now() / 1000);
     if (!this.cached || this.cached.exp - RENEW_BEFORE_S <= nowS) {
       const exp = nowS + LIFETIME_S;
+      const { SignJWT } = await import('jose'); // only key-pair users pay for loading it
       const token = await new SignJWT({})
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setIssuer(this.auth.accessKey!)
