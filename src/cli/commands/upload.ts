@@ -10,7 +10,7 @@
  * that keep working, run `batchup serve --data DIR` in another terminal and pass its endpoint.
  */
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Option } from 'commander';
 import { toBatchupError, usageError } from '../../core/errors.js';
 import type { BatchupEvent, RunSummary } from '../../core/events.js';
@@ -251,7 +251,8 @@ export async function runUploadCommand(
       nameTemplate: flags.nameTemplate,
       maxRetries,
       maxBatchFiles,
-      stateDir: flags.state,
+      // The in-process sandbox forgets everything at exit, so its journal lives (and dies) with it.
+      stateDir: flags.state ?? (sandbox ? join(sandbox.dataDir, 'client-state') : undefined),
       force: flags.force,
       refreshBeforeMs,
       prune: flags.prune,
