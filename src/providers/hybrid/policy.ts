@@ -6,15 +6,10 @@
  * bounded only by Number.MAX_SAFE_INTEGER bytes (8 PiB). The image/ZIP limits do not apply.
  */
 import type { ValidationPolicy } from '../../core/types.js';
+import { extensionMap } from '../../core/validate/formats.js';
 
-/** Extension → canonical format. */
-const extensions = new Map<string, string>([
-  ['mp4', 'mp4'], ['m4v', 'mp4'],
-  ['mov', 'mov'], ['qt', 'mov'],
-  ['webm', 'webm'],
-  ['mkv', 'mkv'],
-  ['avi', 'avi'],
-]);
+/** Extension → canonical format (m4v → mp4, qt → mov). */
+const extensions = extensionMap(['mp4', 'm4v', 'mov', 'qt', 'webm', 'mkv', 'avi']);
 
 export const hybridPolicy: ValidationPolicy = {
   formats: new Set(extensions.values()),
