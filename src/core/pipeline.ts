@@ -112,7 +112,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
       });
     }
     const fresh = items.filter((it) => bySource.has(it.source));
-    const batches = [...resumed, ...provider.plan({ items: fresh, mode: opts.mode, batchId: opts.batchId, salt: '', maxBatchFiles: opts.maxBatchFiles })];
+    const batches = [...resumed, ...provider.plan({ items: fresh, mode: opts.mode, batchId: opts.batchId, maxBatchFiles: opts.maxBatchFiles })];
     emit({ type: 'plan', provider: provider.name, dryRun: opts.dryRun, batches: batches.map(({ items: _items, resumed: _r, ...b }) => b) });
 
     const all = () => [...[...entries.entries()].sort((a, b) => a[0] - b[0]).flatMap(([, e]) => e), ...keptGone.flat()];

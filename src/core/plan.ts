@@ -20,11 +20,11 @@ export function splitEvenly<T>(items: T[], max: number): T[][] {
 
 /**
  * A batch id derived from what the batch holds (source, size, mtime, name, and how often it was
- * batched before, so a re-upload gets a new id) and a salt, so a
+ * batched before, so a re-upload gets a new id), so a
  * rerun of the same command recognises a batch it already submitted (a lost response, a crash).
  */
-export function derivedBatchId(items: Item[], mode: string, salt: string): string {
-  const h = createHash('sha256').update(`${mode}\0${salt}\0`);
+export function derivedBatchId(items: Item[], mode: string): string {
+  const h = createHash('sha256').update(`${mode}\0`);
   for (const it of items) h.update(`${it.source}\0${it.size ?? ''}\0${it.mtimeMs ?? ''}\0${it.name}\0${it.generation ?? 0}\n`);
   return `bu-${h.digest('hex').slice(0, 20)}`;
 }

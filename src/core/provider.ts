@@ -20,8 +20,6 @@ export interface PlanRequest {
   mode: ModeChoice;
   /** User-chosen batch id (one batch) or prefix (several). */
   batchId?: string;
-  /** Salt for derived batch ids (changes when a re-upload is forced). */
-  salt: string;
   /** At most this many files per batch (below the provider's own limit): --batch-size. */
   maxBatchFiles?: number;
 }

@@ -64,12 +64,12 @@ describe('plan and settings', () => {
   const item = (i: number, size: number): Item => ({ source: `/in/f${i}.pdf`, kind: 'file', path: `/in/f${i}.pdf`, order: i, name: `f${i}.pdf`, size, format: 'pdf' });
 
   it('one batch; PUT up to 10 MiB, multipart above', () => {
-    const plans = planAihub({ items: [item(0, 10 * 1024 * 1024), item(1, 10 * 1024 * 1024 + 1), item(2, 5)], mode: 'auto', salt: '' });
+    const plans = planAihub({ items: [item(0, 10 * 1024 * 1024), item(1, 10 * 1024 * 1024 + 1), item(2, 5)], mode: 'auto' });
     expect(plans).toHaveLength(1);
     expect(plans[0]!.files).toBe(3);
     expect(plans[0]!.reason).toBe('into a new batch: 2 PUT (≤ 10 MiB), 1 multipart session');
     expect(planAihub({ items: [item(0, 1)], mode: 'auto', salt: '', batchId: '17' })[0]!.batchId).toBe('17');
-    expect(planAihub({ items: [], mode: 'auto', salt: '' })).toEqual([]);
+    expect(planAihub({ items: [], mode: 'auto' })).toEqual([]);
   });
 
   it('screen: URLs, unusable names and later duplicates (scan order) are refused', () => {

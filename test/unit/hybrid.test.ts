@@ -200,9 +200,9 @@ describe('adapter', () => {
 
   it('plans groups of ≤ 5 local files and refuses URLs', () => {
     const items: Item[] = Array.from({ length: 7 }, (_, i) => ({ source: `/v/${i}.mp4`, kind: 'file', path: `/v/${i}.mp4`, order: i, name: `${i}.mp4`, size: 10, format: 'mp4' }));
-    const plans = planHybrid({ items, mode: 'auto', salt: '' });
+    const plans = planHybrid({ items, mode: 'auto' });
     expect(plans.map((p) => p.files)).toEqual([4, 3]);
-    expect(() => planHybrid({ items: [{ source: 'https://x/y.mp4', kind: 'url', url: 'https://x/y.mp4', order: 0, name: 'y.mp4' }], mode: 'auto', salt: '' })).toThrow(/local files only/);
+    expect(() => planHybrid({ items: [{ source: 'https://x/y.mp4', kind: 'url', url: 'https://x/y.mp4', order: 0, name: 'y.mp4' }], mode: 'auto' })).toThrow(/local files only/);
   });
 
   it('never sends credentials to presigned URLs (on another origin), and fails an entry whose server sha256 differs', async () => {
@@ -249,7 +249,7 @@ describe('adapter', () => {
     };
     try {
       const item: Item = { source: path, kind: 'file', path, order: 0, name: 'a.mp4', size: 5000, mtimeMs: 1, format: 'mp4' };
-      const [batch] = planHybrid({ items: [item], mode: 'auto', salt: '' });
+      const [batch] = planHybrid({ items: [item], mode: 'auto' });
       const [entry] = await hybrid.runBatch(batch!, ctx);
       expect(entry).toMatchObject({ status: 'failed', code: 'REMOTE' });
       expect(entry!.error).toMatch(/integrity check failed/);
@@ -288,7 +288,7 @@ describe('adapter: resume', () => {
       state: { get: (k) => kv.get(k) as never, put: (k, v) => (v === null ? kv.delete(k) : kv.set(k, v)) },
     });
     const item: Item = { source: path, kind: 'file', path, order: 0, name: 'big.mp4', size, mtimeMs: 1, format: 'mp4' };
-    const [batch] = planHybrid({ items: [item], mode: 'auto', salt: '' });
+    const [batch] = planHybrid({ items: [item], mode: 'auto' });
     try {
       // 1. Interrupted at ~40%.
       const ctl = new AbortController();

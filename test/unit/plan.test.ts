@@ -22,38 +22,39 @@ describe('splitEvenly', () => {
 
 describe('planBach', () => {
   it('650 images: 3 async batches of ≤ 300', () => {
-    const plan = planBach({ items: files(650), mode: 'auto', salt: '' });
+    const plan = planBach({ items: files(650), mode: 'auto' });
     expect(plan.map((b) => [b.mode, b.files])).toEqual([['async', 217], ['async', 217], ['async', 216]]);
     expect(new Set(plan.flatMap((b) => b.sources)).size).toBe(650);
   });
 
   it('a few images go sync in one batch', () => {
-    const plan = planBach({ items: files(49), mode: 'auto', salt: '' });
+    const plan = planBach({ items: files(49), mode: 'auto' });
     expect(plan).toHaveLength(1);
     expect(plan[0]!.mode).toBe('sync');
     expect(plan[0]!.reason).toMatch(/< 50/);
   });
 
   it('counts ZIP images toward the 50 threshold and keeps ZIPs on the sync path', () => {
-    const plan = planBach({ items: [...files(10), zip(10, 60)], mode: 'auto', salt: '' });
+    const plan = planBach({ items: [...files(10), zip(10, 60)], mode: 'auto' });
     expect(plan.map((b) => [b.mode, b.files, b.images])).toEqual([['async', 10, 10], ['sync', 1, 60]]);
   });
 
   it('URLs go async even in sync mode; --mode overrides the thresholds', () => {
     const url: Item = { source: 'https://x/a.png', kind: 'url', url: 'https://x/a.png', order: 5, name: 'a.png' };
-    const plan = planBach({ items: [...files(3), url], mode: 'sync', salt: '' });
+    const plan = planBach({ items: [...files(3), url], mode: 'sync' });
     expect(plan.map((b) => [b.mode, b.files])).toEqual([['sync', 3], ['async', 1]]);
-    expect(planBach({ items: files(3), mode: 'async', salt: '' })[0]!.mode).toBe('async');
-    expect(planBach({ items: files(400), mode: 'sync', salt: '' }).map((b) => b.mode)).toEqual(['sync', 'sync']);
+    expect(planBach({ items: files(3), mode: 'async' })[0]!.mode).toBe('async');
+    expect(planBach({ items: files(400), mode: 'sync' }).map((b) => b.mode)).toEqual(['sync', 'sync']);
   });
 
   it('batch ids: deterministic from content, or the user id (suffixed when several)', () => {
-    const a = planBach({ items: files(5), mode: 'auto', salt: '' })[0]!.batchId;
-    expect(planBach({ items: files(5), mode: 'auto', salt: '' })[0]!.batchId).toBe(a);
-    expect(planBach({ items: files(5), mode: 'auto', salt: 'again' })[0]!.batchId).not.toBe(a);
+    const a = planBach({ items: files(5), mode: 'auto' })[0]!.batchId;
+    expect(planBach({ items: files(5), mode: 'auto' })[0]!.batchId).toBe(a);
+    // Re-uploading the same files later (they were batched before) gives a new id.
+    expect(planBach({ items: files(5).map((it) => ({ ...it, generation: 1 })), mode: 'auto' })[0]!.batchId).not.toBe(a);
     expect(planBach({ items: files(5), mode: 'auto', salt: '', batchId: 'mine' })[0]!.batchId).toBe('mine');
     expect(planBach({ items: files(650), mode: 'auto', salt: '', batchId: 'mine' }).map((b) => b.batchId)).toEqual(['mine-1', 'mine-2', 'mine-3']);
-    expect(derivedBatchId(files(2), 'sync', '')).toMatch(/^bu-[0-9a-f]{20}$/);
+    expect(derivedBatchId(files(2), 'sync')).toMatch(/^bu-[0-9a-f]{20}$/);
   });
 });
 

@@ -86,7 +86,7 @@ export function planAihub(req: PlanRequest): BatchPlan[] {
   const parts = [`${put} PUT (≤ 10 MiB)`, `${multi} multipart session${multi === 1 ? '' : 's'}`];
   return [
     {
-      batchId: req.batchId ?? derivedBatchId(req.items, 'aihub', req.salt),
+      batchId: req.batchId ?? derivedBatchId(req.items, 'aihub'),
       mode: 'sync',
       reason: `${req.batchId ? `into existing batch ${req.batchId}` : 'into a new batch'}: ${parts.join(', ')}`,
       files: req.items.length,

@@ -48,7 +48,7 @@ export function planBach(req: PlanRequest): BatchPlan[] {
     }
   }
 
-  const ids = batchIds(groups.length, req.batchId, (i) => derivedBatchId(groups[i]!.items, groups[i]!.mode, req.salt));
+  const ids = batchIds(groups.length, req.batchId, (i) => derivedBatchId(groups[i]!.items, groups[i]!.mode));
   return groups.map((g, i) => ({
     batchId: ids[i]!,
     mode: g.mode,

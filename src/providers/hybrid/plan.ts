@@ -16,7 +16,7 @@ export function planHybrid(req: PlanRequest): BatchPlan[] {
   if (req.mode === 'async') throw usageError('hybrid has no async mode (use --mode auto or sync)');
   const perInit = Math.max(1, Math.min(LIMITS.maxFilesPerInit, req.maxBatchFiles ?? LIMITS.maxFilesPerInit));
   const groups = splitEvenly(req.items, perInit);
-  const ids = batchIds(groups.length, req.batchId, (i) => derivedBatchId(groups[i]!, 'sync', req.salt));
+  const ids = batchIds(groups.length, req.batchId, (i) => derivedBatchId(groups[i]!, 'sync'));
   return groups.map((items, i) => {
     const chunked = items.filter((it) => isChunkedSize(it.size ?? 0)).length;
     const single = items.length - chunked;
