@@ -19,9 +19,9 @@ export function splitEvenly<T>(items: T[], max: number): T[][] {
 }
 
 /**
- * A batch id derived from what the batch holds (source, size, mtime, name, and how often it was
- * batched before, so a re-upload gets a new id), so a
- * rerun of the same command recognises a batch it already submitted (a lost response, a crash).
+ * A batch id derived from what the batch holds (source, size, mtime, name), so a rerun of the same
+ * command recognises a batch it already submitted (a lost response, a crash); and from how often
+ * each input was batched before, so a deliberate re-upload gets a new id.
  */
 export function derivedBatchId(items: Item[], mode: string): string {
   const h = createHash('sha256').update(`${mode}\0`);
