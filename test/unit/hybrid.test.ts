@@ -309,7 +309,10 @@ describe('adapter: resume', () => {
       expect(second!.sha256).toBe(h.digest('hex'));
       const stats = sb.stats();
       expect(stats.requests['hybrid.init']).toBe(1);
-      expect(stats.requests['hybrid.verify']).toBe(1);
+      // One /verify, or two when a chunk the interrupted run was still sending completed between
+      // /verify and /retry (the client then asks again instead of failing).
+      expect(stats.requests['hybrid.verify']).toBeGreaterThanOrEqual(1);
+      expect(stats.requests['hybrid.verify']).toBeLessThanOrEqual(2);
       expect(stats.partBytesReceived - atStop).toBeLessThan(size * 0.7);
       expect(stats.partBytesReceived).toBeLessThan(size * 1.15);
 

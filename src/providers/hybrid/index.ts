@@ -239,15 +239,22 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
     const progress = (sent: number) => ctx.emit({ type: 'file-progress', batchId: batch.batchId, source: it.source, sent, total: size });
     const book = new UrlBook(api, s, ctx.signal, retryOpts(`retry ${it.name}`));
     try {
-      const received = job.received ?? new Set<number>();
+      let received = job.received ?? new Set<number>();
       const all: Part[] = s.isChunked ? planParts(size, s.chunkSize) : [{ number: 1, offset: 0, size }];
-      const todo = all.filter((p) => !received.has(p.number));
-      const already = all.filter((p) => received.has(p.number)).reduce((n, p) => n + p.size, 0);
-      progress(already);
+      let todo = all.filter((p) => !received.has(p.number));
       if (job.resumed && todo.length) {
         await book.fetch(true);
+        // A chunk the dead run was still sending can complete between /verify and /retry: the
+        // server then gives it no URL. Ask /verify again; parts never become missing again.
+        if (todo.some((p) => !s.urls[p.number - 1])) {
+          const parts = await withRetry(() => api.verify(s.uploadId, ctx.signal), retryOpts(`verify ${it.name}`));
+          received = receivedParts(parts ?? [], s, size);
+          todo = all.filter((p) => !received.has(p.number));
+        }
         for (const p of todo) book.url(p.number - 1); // every missing chunk must have a URL now
       }
+      const already = all.filter((p) => received.has(p.number)).reduce((n, p) => n + p.size, 0);
+      progress(already);
 
       let sha256: string;
       if (!s.isChunked) {
