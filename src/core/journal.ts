@@ -9,7 +9,8 @@
  *   batch    {batchId, mode, sources[]}                  about to submit these, under this id
  *   entries  {batchId, entries[]}                        final per-image results of a batch
  *   forget   {sources[]}                                 drop these (pruned, or forced re-upload)
- *   kv       {key, value}                                provider session state (upload ids, parts)
+ *   kv       {key, value, batch?}                        provider session state (upload ids, parts);
+ *                                                        with `batch`, dropped once that batch's entries land
  *   gen      {source, n}                                 times a source was batched (compacted form)
  *
  * A lock file (pid, host, start time) keeps two runs off the same state; a lock whose process is
@@ -28,7 +29,7 @@ export type JournalRecord =
   | { t: 'batch'; batchId: string; mode: 'sync' | 'async'; sources: string[] }
   | { t: 'entries'; batchId: string; entries: ManifestEntry[] }
   | { t: 'forget'; sources: string[] }
-  | { t: 'kv'; key: string; value: unknown }
+  | { t: 'kv'; key: string; value: unknown; batch?: string }
   | { t: 'gen'; source: string; n: number };
 
 export interface PendingBatch {
@@ -47,6 +48,8 @@ export interface JournalState {
   /** How many times each source has been put in a batch (salts derived batch ids). */
   generations: Map<string, number>;
   kv: Map<string, unknown>;
+  /** kv keys that live only until a batch's results are recorded. */
+  kvBatch: Map<string, string>;
 }
 
 const inputOf = (source: string) => {
@@ -55,7 +58,7 @@ const inputOf = (source: string) => {
 };
 
 export function emptyState(): JournalState {
-  return { files: new Map(), entries: new Map(), pending: new Map(), generations: new Map(), kv: new Map() };
+  return { files: new Map(), entries: new Map(), pending: new Map(), generations: new Map(), kv: new Map(), kvBatch: new Map() };
 }
 
 export function fold(state: JournalState, r: JournalRecord): void {
@@ -69,6 +72,11 @@ export function fold(state: JournalState, r: JournalRecord): void {
       break;
     case 'entries': {
       state.pending.delete(r.batchId);
+      for (const [key, batch] of state.kvBatch) {
+        if (batch !== r.batchId) continue;
+        state.kv.delete(key);
+        state.kvBatch.delete(key);
+      }
       const grouped = new Map<string, ManifestEntry[]>();
       for (const e of r.entries) grouped.set(inputOf(e.source), [...(grouped.get(inputOf(e.source)) ?? []), e]);
       for (const [k, v] of grouped) state.entries.set(k, v);
@@ -86,6 +94,8 @@ export function fold(state: JournalState, r: JournalRecord): void {
     case 'kv':
       if (r.value === null) state.kv.delete(r.key);
       else state.kv.set(r.key, r.value);
+      if (r.batch && r.value !== null) state.kvBatch.set(r.key, r.batch);
+      else state.kvBatch.delete(r.key);
       break;
   }
 }
@@ -151,8 +161,8 @@ export class Journal {
     return this.state.kv.get(key) as T | undefined;
   }
 
-  kvPut(key: string, value: unknown, commit = true): void {
-    this.append({ t: 'kv', key, value }, commit);
+  kvPut(key: string, value: unknown, untilBatchDone?: string): void {
+    this.append({ t: 'kv', key, value, ...(untilBatchDone ? { batch: untilBatchDone } : {}) }, true);
   }
 
   async close(): Promise<void> {
@@ -172,7 +182,7 @@ function snapshotRecords(state: JournalState): JournalRecord[] {
   // After the pending batches (which count themselves again), so generations come out exact:
   // a re-upload must never reuse an earlier batch id.
   for (const [source, n] of state.generations) out.push({ t: 'gen', source, n });
-  for (const [key, value] of state.kv) out.push({ t: 'kv', key, value });
+  for (const [key, value] of state.kv) out.push({ t: 'kv', key, value, ...(state.kvBatch.has(key) ? { batch: state.kvBatch.get(key) } : {}) });
   return out;
 }
 

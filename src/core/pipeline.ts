@@ -179,7 +179,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
       options: opts,
       retry: { maxRetries: opts.maxRetries },
       now,
-      state: { get: (k) => journal!.kvGet(k), put: (k, v) => journal!.kvPut(k, v) },
+      state: { get: (k) => journal!.kvGet(k), put: (k, v, o) => journal!.kvPut(k, v, o?.untilBatchDone) },
     };
     let fatal: BatchupError | undefined;
     let extra: Record<string, unknown> | undefined; // top-level manifest fields from the provider

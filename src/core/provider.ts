@@ -30,8 +30,12 @@ export interface PlanRequest {
  */
 export interface SessionState {
   get<T>(key: string): T | undefined;
-  /** Store (commit point: on disk before it returns); `null` deletes. */
-  put(key: string, value: unknown): void;
+  /**
+   * Store (commit point: on disk before it returns); `null` deletes. With `untilBatchDone`, the
+   * value is dropped by itself once that batch's results are recorded (it is only needed to
+   * resume that batch).
+   */
+  put(key: string, value: unknown, opts?: { untilBatchDone?: string }): void;
 }
 
 /** A provider-specific CLI flag (e.g. aihub --batch-name), registered by the upload command. */

@@ -24,6 +24,17 @@ describe('journal records', () => {
     expect(s.entries.has('/a.png')).toBe(false);
   });
 
+  it('kv scoped to a batch is dropped once that batch records its entries, also across compaction', () => {
+    const s = emptyState();
+    fold(s, { t: 'kv', key: 'session', value: { id: 1 } });
+    fold(s, { t: 'kv', key: 'done:/v.mp4', value: { entry: 1 }, batch: 'b7' });
+    fold(s, { t: 'entries', batchId: 'b6', entries: [] });
+    expect(s.kv.has('done:/v.mp4')).toBe(true);
+    fold(s, { t: 'entries', batchId: 'b7', entries: [] });
+    expect(s.kv.has('done:/v.mp4')).toBe(false);
+    expect(s.kv.get('session')).toEqual({ id: 1 });
+  });
+
   it('a torn last line (crash mid-write) is ignored', () => {
     const text = `${JSON.stringify({ t: 'kv', key: 'k', value: 1 })}\n{"t":"kv","key":"x","val`;
     expect(parseJournal(text)).toEqual([{ t: 'kv', key: 'k', value: 1 }]);

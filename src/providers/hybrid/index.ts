@@ -284,7 +284,7 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
             }
           : { ...done, status: 'uploaded' };
       if (entry.status === 'uploaded') it.sha256 = sha256; // the journal's fingerprint of the file
-      ctx.state.put(job.key, { done: { batchId: batch.batchId, entry } } satisfies DoneUpload);
+      ctx.state.put(job.key, { done: { batchId: batch.batchId, entry } } satisfies DoneUpload, { untilBatchDone: batch.batchId });
       return entry;
     } catch (raw) {
       const err = toBatchupError(raw);
