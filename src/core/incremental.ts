@@ -6,6 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { BatchupError } from './errors.js';
 import type { JournalState } from './journal.js';
 import type { ManifestEntry } from './manifest.js';
 import type { Candidate } from './types.js';
@@ -39,9 +40,17 @@ export async function decide(c: Candidate, state: JournalState, o: DecideOptions
   return { skip: true, entries: carried.map((e) => ({ ...e, mtimeMs: c.mtimeMs })), rehashed: { sha256 } };
 }
 
-export async function sha256File(path: string): Promise<string> {
+/** sha256 of a whole file; with `size`, a file that no longer has it is an error. */
+export async function sha256File(path: string, opts: { size?: number; signal?: AbortSignal } = {}): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  let read = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, signal: opts.signal })) {
+    read += (chunk as Buffer).length;
+    h.update(chunk as Buffer);
+  }
+  if (opts.size !== undefined && read !== opts.size) {
+    throw new BatchupError('VALIDATION', `${path}: file changed (expected ${opts.size} bytes, read ${read})`, { retryable: false });
+  }
   return h.digest('hex');
 }
 

@@ -78,7 +78,12 @@ export function fold(state: JournalState, r: JournalRecord): void {
         state.kvBatch.delete(key);
       }
       const grouped = new Map<string, ManifestEntry[]>();
-      for (const e of r.entries) grouped.set(inputOf(e.source), [...(grouped.get(inputOf(e.source)) ?? []), e]);
+      for (const e of r.entries) {
+        const k = inputOf(e.source);
+        const list = grouped.get(k);
+        if (list) list.push(e);
+        else grouped.set(k, [e]);
+      }
       for (const [k, v] of grouped) state.entries.set(k, v);
       break;
     }

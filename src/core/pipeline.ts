@@ -278,7 +278,9 @@ function groupBy<T>(list: T[], key: (t: T) => string): Map<string, T[]> {
   const m = new Map<string, T[]>();
   for (const t of list) {
     const k = key(t);
-    m.set(k, [...(m.get(k) ?? []), t]);
+    const list = m.get(k);
+    if (list) list.push(t);
+    else m.set(k, [t]);
   }
   return m;
 }

@@ -79,7 +79,7 @@ export class HybridApi {
 export async function putPresigned(
   http: Http,
   url: string,
-  body: Buffer | { length: number; stream: AsyncIterable<Buffer> },
+  body: Buffer | { length: number; stream: AsyncIterable<Uint8Array> },
   signal?: AbortSignal,
 ): Promise<string> {
   const u = checkPresignedUrl(url);

@@ -17,7 +17,8 @@
  * Presigned URLs never get the token (see api.ts).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { rawFileBody } from '../../core/bodies.js';
+import { sha256File } from '../../core/incremental.js';
 import { BatchupError, configError, toBatchupError, usageError } from '../../core/errors.js';
 import type { ManifestEntry } from '../../core/manifest.js';
 import { DEFAULT_MAX_MEMORY, MemoryBudget, formatSize } from '../../core/memory.js';
@@ -258,7 +259,7 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
 
       let sha256: string;
       if (!s.isChunked) {
-        sha256 = todo.length ? await putWhole(job, book, progress) : await hashFile(it.path!, size, ctx.signal);
+        sha256 = todo.length ? await putWhole(job, book, progress) : await sha256File(it.path!, { size, signal: ctx.signal });
       } else {
         sha256 = (await sendChunks(job, book, todo, true, (acked) => progress(already + acked)))!;
       }
@@ -305,10 +306,10 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
       async () => {
         if (last) await book.refresh(0, last.url, last.err.status === 403);
         used = book.url(0);
-        const hash = createHash('sha256');
-        const stream = readHashed(it.path!, size, hash, progress);
-        await putPresigned(ctx.http, used, { length: size, stream }, ctx.signal);
-        return hash.digest('hex');
+        let sha256 = '';
+        const body = rawFileBody({ path: it.path!, size, onProgress: progress, onDone: (h) => (sha256 = h) });
+        await putPresigned(ctx.http, used, { length: size, stream: body.open() }, ctx.signal);
+        return sha256;
       },
       {
         ...retryOpts(`PUT ${it.name}`),
@@ -423,32 +424,6 @@ class UrlBook {
       if (this.refreshing === p) this.refreshing = undefined;
     }
   }
-}
-
-/** Read a file for a streamed body, hashing and reporting; fails if its size changed. */
-async function* readHashed(path: string, size: number, hash: ReturnType<typeof createHash>, progress: (n: number) => void): AsyncGenerator<Buffer> {
-  let read = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    const buf = chunk as Buffer;
-    read += buf.length;
-    if (read > size) break;
-    hash.update(buf);
-    progress(read);
-    yield buf;
-  }
-  if (read !== size) throw new BatchupError('VALIDATION', `${path}: file changed while uploading (expected ${size} bytes, read ${read})`, { retryable: false });
-}
-
-/** sha256 of a whole file (a resumed single upload the server already has). */
-async function hashFile(path: string, size: number, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
-  let read = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024, signal })) {
-    read += (chunk as Buffer).length;
-    hash.update(chunk as Buffer);
-  }
-  if (read !== size) throw new BatchupError('VALIDATION', `${path}: file changed (expected ${size} bytes, read ${read})`, { retryable: false });
-  return hash.digest('hex');
 }
 
 function absolute(path: string, endpoint: string): string {
