@@ -21,6 +21,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, cleanEnv, cli, readJson, serve, tempDir, type SandboxStats, type ServeHandle } from '../helpers/cli.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { waitFor } from '../helpers/wait.js';
 import { providerNames } from '../../src/providers/registry.js';
 import { CASES, type ProviderCase } from './providers.js';
 
@@ -124,7 +125,7 @@ describe.each(CASES)('conformance: $name', (c) => {
     const { args, env } = upload(c, slow, dir, 'kill');
     const base = requestsOf(await slow.stats());
     const first = execa('node', [BIN, ...args], { env, extendEnv: false, reject: false });
-    for (let i = 0; i < 300 && requestsOf(await slow.stats()) < base + 2; i++) await new Promise((ok) => setTimeout(ok, 10));
+    await waitFor(async () => requestsOf(await slow.stats()) >= base + 2, 'the first run to get under way', { everyMs: 10 });
     first.kill('SIGKILL');
     expect((await first).signal, 'the first run ended before the kill').toBe('SIGKILL');
     await new Promise((ok) => setTimeout(ok, 400)); // requests the kill cut off settle on the server

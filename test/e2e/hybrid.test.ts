@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { BIN, cleanEnv, cli, readJson, serve, tempDir, type ServeHandle } from '../helpers/cli.js';
 import { writeMp4 } from '../../src/devtools/video.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'tok-hybrid-5e1d';
@@ -124,11 +125,7 @@ describe('hybrid upload', () => {
     const size = SIZES['big.mp4']!;
     const args = [BIN, 'upload', file, '--provider', 'hybrid', '--manifest', manifestPath];
     const first = execa('node', args, { env: env(sb), extendEnv: false, reject: false });
-    let before = 0;
-    for (let i = 0; i < 600 && before < size * 0.45; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      before = (await sb.stats()).partBytesReceived;
-    }
+    await waitFor(async () => (await sb.stats()).partBytesReceived >= size * 0.45, 'the first run to send 45% of the file');
     first.kill('SIGKILL');
     const killed = await first;
     expect(killed.signal).toBe('SIGKILL');

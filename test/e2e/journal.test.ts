@@ -11,6 +11,7 @@ import { BIN, ROOT, cleanEnv, cli, readJson, serve, sha256File, tempDir, type Se
 import { makePng, writePngs } from '../../src/devtools/generate.js';
 import { base64Length } from '../../src/core/bodies.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'tok-journal-1e2f';
 const DAY = 86_400_000;
@@ -116,7 +117,8 @@ describe('URL refresh and inputs that are gone', () => {
     try {
       const e = cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: slow.bach });
       const one = execa('node', [BIN, 'upload', join(dir, 'a'), '--manifest', m], { env: e, extendEnv: false, reject: false });
-      await new Promise((r) => setTimeout(r, 1500));
+      // Once the first run talks to the server it holds the lock (taken before anything is sent).
+      await waitFor(async () => Object.values((await slow.stats()).requests).some((n) => n > 0), 'the first run to start uploading');
       const two = await cli(['upload', join(dir, 'a'), '--manifest', m], { env: e });
       expect(two.exitCode).toBe(EXIT.USAGE);
       expect(two.stderr).toMatch(/another batchup run \(pid \d+/);

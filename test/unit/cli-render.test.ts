@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { BatchupEvent, PlannedBatch, RunSummary } from '../../src/core/events.js';
 import { addSecret } from '../../src/cli/redact.js';
 import { createRenderer, pickRendererKind } from '../../src/cli/render/index.js';
@@ -302,19 +302,23 @@ describe('TtyRenderer', () => {
       clearLine: () => push('\u001b[2K'),
       moveCursor: () => true,
     };
+    // The bars redraw on their own timers: fake timers make every frame happen, however busy the
+    // machine is.
+    vi.useFakeTimers();
+    onTestFinished(() => void vi.useRealTimers());
+    const sleep = (ms: number) => vi.advanceTimersByTime(ms);
     const r = new TtyRenderer({ stdout: sink(), stderr: err }, opts({ timer: true }));
-    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
     r.event({ type: 'reject', rejection: { source: '/x/bad.jpg', rule: 'corrupt', message: 'bad.jpg: corrupt' } });
     r.event({ type: 'plan', provider: 'bach', dryRun: false, batches: [batch('b1', 2, 2000)] });
     r.event({ type: 'batch-start', batchId: 'b1', mode: 'sync', files: 2, bytes: 2000 });
     for (let i = 0; i <= 4; i++) {
       r.event({ type: 'file-progress', batchId: 'b1', source: '/x/a.jpg', sent: i * 250, total: 1000 });
-      await sleep(40);
+      sleep(40);
     }
     r.event({ type: 'result', entry: { source: '/x/b.jpg', status: 'failed', provider: 'bach', error: 'b.jpg: nope', code: 'REMOTE' } });
     r.event({ type: 'batch-submitted', batchId: 'b1', mode: 'sync', attempt: 1 });
     r.event({ type: 'poll', batchId: 'b1', status: 'processing', processed: 1, total: 2 });
-    await sleep(120);
+    sleep(120);
     r.event({ type: 'batch-done', batchId: 'b1', uploaded: 1, failed: 1 });
     r.finish(summary({ uploaded: 1, failed: 1, rejected: 1 }));
     const out = chunks.join('');

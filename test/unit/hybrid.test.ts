@@ -19,6 +19,7 @@ import type { BatchupEvent } from '../../src/core/events.js';
 import type { ProviderContext } from '../../src/core/provider.js';
 import type { Item } from '../../src/core/types.js';
 import { rateEta } from '../../src/cli/render/tty.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'hybrid-unit-token';
 const H = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -134,7 +135,8 @@ describe('sandbox: presigned PUTs', () => {
     const s = (await api(sb, 'POST', '/init', { files: [video('big.mp4', 151 * MiB)] })).body.data[0];
     const r = await put(s.presignedUrls[0], randomBytes(LIMITS.chunkSize));
     expect(r.status).toBe(0); // the connection broke
-    await new Promise((res) => setTimeout(res, 50));
+    // The server notices the broken body a moment later.
+    await waitFor(async () => (await api(sb, 'GET', `/progress/${s.uploadId}`)).body.data.failedChunks.length > 0, 'the cut chunk to be marked failed');
     expect((await api(sb, 'GET', `/progress/${s.uploadId}`)).body.data.failedChunks).toEqual([0]);
     const v = (await api(sb, 'GET', `/verify/${s.uploadId}`)).body.data;
     expect(v).toHaveLength(1);

@@ -172,7 +172,7 @@ describe('sendParts', () => {
           }
           // Slow parts: only an abort ends them early.
           await new Promise<void>((resolve, reject) => {
-            const t = setTimeout(resolve, 200);
+            const t = setTimeout(resolve, 10_000);
             signal?.addEventListener('abort', () => {
               clearTimeout(t);
               sawAbort = true;

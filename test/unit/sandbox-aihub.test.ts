@@ -4,13 +4,15 @@ import { request } from 'undici';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { MESSAGES } from '../../src/providers/aihub/contract.js';
 import { TOKEN, auth, download, fakePng, sha256 } from './sandbox-helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const PART = 64 * 1024;
 let sb: Sandbox;
 let api: string;
 
+// Each delete-job state lasts 250 ms: long enough for a 10 ms poll to see it on a busy machine.
 beforeAll(async () => {
-  sb = await startSandbox({ token: TOKEN, processMsPerImage: 2, aihub: { partSize: PART, resultsPageSize: 3, jobStepMs: 40 } });
+  sb = await startSandbox({ token: TOKEN, processMsPerImage: 2, aihub: { partSize: PART, resultsPageSize: 3, jobStepMs: 250 } });
   api = `${sb.url}/api/v2`;
 });
 afterAll(async () => {
@@ -42,7 +44,6 @@ const newBatch = async (name = 'b', workspace?: string) => {
   return String(r.body.id);
 };
 const inspect = async (id: string) => (await call('GET', `${sb.url}/_sandbox/batches/aihub-${id}`, undefined, {})).body;
-const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
 describe('auth and errors', () => {
   it('401 {message} without a bearer token', async () => {
@@ -187,14 +188,15 @@ describe('multipart sessions', () => {
 describe('delete jobs', () => {
   const waitJob = async (url: string) => {
     const states: string[] = [];
-    for (let i = 0; i < 200; i++) {
+    let last: any;
+    await waitFor(async () => {
       const r = await call('GET', url);
       expect(r.status).toBe(200);
       if (states[states.length - 1] !== r.body.state) states.push(r.body.state);
-      if (['COMPLETE', 'FAILED', 'CANCELLED'].includes(r.body.state)) return { states, last: r.body };
-      await sleep(10);
-    }
-    throw new Error('job never ended');
+      last = r.body;
+      return ['COMPLETE', 'FAILED', 'CANCELLED'].includes(r.body.state);
+    }, `job ${url} to end`, { everyMs: 10 });
+    return { states, last };
   };
 
   it('deleting a file: 202 + Location; PENDING → RUNNING → COMPLETE; then the file is gone', async () => {
@@ -246,11 +248,10 @@ describe('app runs', () => {
     expect(start.status).toBe(200);
     expect(start.body).toMatchObject({ status: 'RUNNING', batch_id: Number(id), progress: { total: 7 } });
     let run: any;
-    for (let i = 0; i < 200; i++) {
+    await waitFor(async () => {
       run = (await call('GET', `/apps/runs/${start.body.id}`)).body;
-      if (run.status !== 'RUNNING') break;
-      await sleep(10);
-    }
+      return run.status !== 'RUNNING';
+    }, 'the app run to end', { everyMs: 10 });
     expect(run).toMatchObject({ status: 'COMPLETE', progress: { completed: 7, total: 7 } });
     expect(run.finish_timestamp).toBeGreaterThanOrEqual(run.start_timestamp);
 

@@ -7,6 +7,7 @@ import { request } from 'undici';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { MESSAGES } from '../../src/providers/bach/contract.js';
 import { makeZip } from '../../src/devtools/generate.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   TOKEN, auth, download, fakePng, getStatus, mintJwt, postForm, postJson, sha256, waitDone,
 } from './sandbox-helpers.js';
@@ -207,7 +208,7 @@ describe('submit-with-files success, status and CDN', () => {
   });
 
   it('generates a batch_id; defaults names to file names; status walks PENDING → PROCESSING → SUCCEEDED', async () => {
-    const slow = await startSandbox({ processMsPerImage: 150 });
+    const slow = await startSandbox({ processMsPerImage: 500 }); // wide windows: each state is seen on a busy machine
     try {
       const files = Array.from({ length: 4 }, (_, i) => ({ name: `s${i}.gif`, data: fakePng(200) }));
       const r = await postForm(slow.bachEndpoint, { files }, { authorization: 'Bearer x' });
@@ -448,12 +449,7 @@ describe('robustness', () => {
       sock.on('error', fail);
     });
   };
-  const settle = async () => {
-    for (let i = 0; i < 50; i++) {
-      if ((await readdir(join(sb.dataDir, 'tmp'))).length === 0) return;
-      await new Promise((ok) => setTimeout(ok, 20));
-    }
-  };
+  const settle = () => waitFor(async () => (await readdir(join(sb.dataDir, 'tmp'))).length === 0, 'the temp dir to empty', { timeoutMs: 10_000 });
 
   it('a client that disconnects mid-upload leaves nothing behind (multipart and JSON)', async () => {
     const before = sb.stats();

@@ -185,8 +185,14 @@ export class TtyRenderer implements Renderer {
     return this.#fit(`${head} — ${this.stats.filesDone}/${this.stats.filesTotal} files done`).slice(0, this.#width - 2);
   }
 
+  /** Redrawn at once when the text changes: the spinner's own timer only animates the frame. */
   #updateSpinnerText(): void {
-    if (this.#spinner) this.#spinner.text = this.#spinnerText();
+    const s = this.#spinner;
+    if (!s) return;
+    const text = this.#spinnerText();
+    if (text === s.text) return;
+    s.text = text;
+    s.render();
   }
 
   #fileProgress(batchId: string, source: string, sent: number, total: number): void {
