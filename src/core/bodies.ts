@@ -5,9 +5,9 @@
  * Each body is a factory: a retry calls it again and re-reads the files from disk.
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { BatchupError } from './errors.js';
+import { SMALL_FILE_BYTES, readExpectedSync } from './small-files.js';
 
 export interface FileSource {
   path: string;
@@ -32,7 +32,7 @@ async function* readFile(src: FileSource): AsyncGenerator<Buffer> {
   const hash = createHash('sha256');
   let sent = 0;
   // Small files in one read: a stream per file costs more than the bytes themselves.
-  const chunks = src.size <= CHUNK ? readSmall(src.path, src.size) : createReadStream(src.path, { highWaterMark: CHUNK });
+  const chunks = src.size <= SMALL_FILE_BYTES ? [readExpectedSync(src.path, src.size)] : createReadStream(src.path, { highWaterMark: CHUNK });
   for await (const chunk of chunks) {
     const buf = chunk as Buffer;
     sent += buf.length;
@@ -45,24 +45,6 @@ async function* readFile(src: FileSource): AsyncGenerator<Buffer> {
     throw new BatchupError('VALIDATION', `${src.path}: file changed while uploading (expected ${src.size} bytes, read ${sent})`, { retryable: false });
   }
   src.onDone?.(hash.digest('hex'));
-}
-
-/** One read of a small file (one byte more than expected, to notice growth). */
-async function* readSmall(path: string, size: number): AsyncGenerator<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(size + 1);
-    let got = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
-      if (!bytesRead) break;
-      got += bytesRead;
-      if (got === buf.length) break;
-    }
-    yield buf.subarray(0, got);
-  } finally {
-    await fh.close();
-  }
 }
 
 // ---------- multipart/form-data ----------

@@ -4,8 +4,8 @@
  * rejected request leaves nothing behind.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
+import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -20,6 +20,8 @@ export interface Ingested {
   overLimit: boolean;
   /** The first bytes, for sniffing a type. */
   head: Buffer;
+  /** Set once the temp file became an object: nothing is left to discard. */
+  committed?: boolean;
 }
 
 const HEAD_BYTES = 64;
@@ -33,6 +35,7 @@ export class TempWriter {
   private headLen = 0;
   private failed: Error | null = null;
   private finished = false;
+  private result?: Ingested;
 
   /** Small bodies stay in memory and are written with one call: a stream per file costs more than its bytes. */
   private mem: Buffer[] | null = [];
@@ -98,23 +101,26 @@ export class TempWriter {
     if (this.finished) throw new Error('TempWriter finished twice');
     this.finished = true;
     if (this.mem) {
-      await writeFile(this.path, Buffer.concat(this.mem, this.memLen));
+      // Synchronous: the thread-pool round trips of an async write cost more than a small body.
+      writeFileSync(this.path, Buffer.concat(this.mem, this.memLen));
       this.mem = null;
     } else if (this.stream && !this.stream.closed) {
       this.stream.end();
       await once(this.stream, 'close').catch(() => undefined);
     }
     if (this.failed) throw this.failed;
-    return {
+    this.result = {
       path: this.path,
       sha256: this.hash.digest('hex'),
       size: this.size,
       overLimit: this.overLimit,
       head: Buffer.concat(this.headParts),
     };
+    return this.result;
   }
 
   async discard(): Promise<void> {
+    if (this.result?.committed) return;
     this.finished = true;
     this.mem = null;
     if (this.stream && !this.stream.closed) {
@@ -160,9 +166,12 @@ export class ContentStore {
     }
   }
 
+  /** Unique within the temp dir, which is emptied at start: a counter is enough (no random bytes per file). */
   tempPath(): string {
-    return join(this.tmpDir, `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`);
+    return join(this.tmpDir, `${this.tmpPrefix}-${(++this.tmpSeq).toString(36)}`);
   }
+  private readonly tmpPrefix = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  private tmpSeq = 0;
 
   tempWriter(limit = Number.POSITIVE_INFINITY): TempWriter {
     return new TempWriter(this.tempPath(), limit);
@@ -199,16 +208,19 @@ export class ContentStore {
     if (ing.overLimit) throw new Error('cannot commit a truncated temp file');
     if (this.known.has(ing.sha256)) {
       await unlink(ing.path).catch(() => undefined);
+      ing.committed = true;
       return { sha256: ing.sha256, size: ing.size, isNew: false };
     }
     this.known.set(ing.sha256, ing.size); // claim synchronously: concurrent commits of equal content count once
     try {
       const prefix = ing.sha256.slice(0, 2);
+      // Metadata-only calls, done synchronously (no thread-pool round trip per stored object).
       if (!this.prefixes.has(prefix)) {
-        await mkdir(join(this.objectsDir, prefix), { recursive: true });
+        mkdirSync(join(this.objectsDir, prefix), { recursive: true });
         this.prefixes.add(prefix);
       }
-      await rename(ing.path, this.objectPath(ing.sha256));
+      renameSync(ing.path, this.objectPath(ing.sha256));
+      ing.committed = true;
     } catch (err) {
       this.known.delete(ing.sha256);
       throw err;

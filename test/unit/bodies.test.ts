@@ -53,10 +53,14 @@ describe('multipartBody', () => {
     expect(got.fields).toEqual([['image_names', 'first'], ['batch_id', 'x1']]);
   });
 
-  it('fails when a file changed size since it was scanned', async () => {
-    const a = await fixture(10);
-    const body = multipartBody([{ name: 'files', filename: 'a', contentType: 'x/y', file: { path: a.path, size: 11 } }]);
-    await expect(collect(body.open())).rejects.toThrow(/changed while uploading/);
+  it('fails when a file changed size since it was scanned (shrunk or grown; small or streamed)', async () => {
+    for (const bytes of [10, 300 * 1024]) {
+      const a = await fixture(bytes);
+      for (const size of [bytes + 1, bytes - 1]) {
+        const body = multipartBody([{ name: 'files', filename: 'a', contentType: 'x/y', file: { path: a.path, size } }]);
+        await expect(collect(body.open())).rejects.toThrow(/changed while uploading/);
+      }
+    }
   });
 });
 

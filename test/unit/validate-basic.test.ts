@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { makePng } from '../../src/devtools/generate.js';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Candidate, ValidationPolicy } from '../../src/core/types.js';
@@ -108,6 +109,23 @@ describe('basic rules', () => {
     const r = await validateCandidate(c, bachPolicy);
     expect(ruleOf(r)).toBe('unreadable');
     expect(messageOf(r)).toMatch(/^gone\.png: cannot be opened \(ENOENT\) \(unreadable\)$/);
+  });
+
+  it('small files (read at once) and others (through a handle) get the same verdicts', async () => {
+    const sub = join(tmp.dir, 'sub.png');
+    mkdirSync(sub, { recursive: true });
+    const gone = join(tmp.dir, 'gone.png');
+    for (const size of [10, undefined, 10 * 1024 * 1024]) {
+      const at = (path: string): Candidate => ({ source: path, kind: 'file', path, size, order: 0 });
+      expect(messageOf(await validateCandidate(at(gone), bachPolicy))).toBe('gone.png: cannot be opened (ENOENT) (unreadable)');
+      expect(messageOf(await validateCandidate(at(sub), bachPolicy))).toBe('sub.png: is not a regular file (unreadable)');
+    }
+    // Scanned small, grown past the small-file size since: validated whole from the disk.
+    const grown = tmp.write('grown.png', makePng(7, { minBytes: 200 * 1024 }));
+    const r = await validateCandidate({ source: grown, kind: 'file', path: grown, size: 100, order: 0 }, bachPolicy);
+    expect(r.ok && r.item.size).toBe(statSync(grown).size);
+    const cut = tmp.write('cut.png', makePng(8, { minBytes: 200 * 1024 }).subarray(0, 150 * 1024));
+    expect(ruleOf(await validateCandidate({ source: cut, kind: 'file', path: cut, size: 100, order: 0 }, bachPolicy))).toBe('corrupt');
   });
 });
 

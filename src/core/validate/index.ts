@@ -16,8 +16,10 @@
  * Only the head (64 KiB) plus targeted reads are done; PNG/GIF structure walks read the file
  * sequentially in 256 KiB windows; SVG text is read whole (bounded by the size limit).
  */
+import type { Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { SMALL_FILE_BYTES, readSmallFileSync } from '../small-files.js';
 import type { Candidate, Item, RejectRule, Rejection, ValidationPolicy, ValidationResult } from '../types.js';
 import { checkBmp } from './bmp.js';
 import { extensionOf, formatLabel, formatOfExtension, isKnownExtension, sameFormat } from './formats.js';
@@ -165,22 +167,50 @@ function validateUrl(c: Candidate): ValidationResult {
   return { ok: true, item: { source: c.source, kind: 'url', url: u.href, order: c.order, name } };
 }
 
+/** An opened file under validation: its stats and a byte source (none when it is not a regular file). */
+interface Opened {
+  stats: Stats;
+  src?: ByteSource & { head: Buffer };
+  close(): Promise<void>;
+}
+
+const noop = async () => undefined;
+
+/** Small files are read whole in one synchronous go (see small-files.ts); others get a handle with the head cached. */
+async function openForValidation(path: string, sizeHint: number | undefined): Promise<Opened> {
+  if (sizeHint !== undefined && sizeHint <= SMALL_FILE_BYTES) {
+    const { stats, bytes } = readSmallFileSync(path);
+    if (!stats.isFile()) return { stats, close: noop };
+    if (bytes) return { stats, src: Object.assign(new BufferSource(bytes), { head: bytes }), close: noop };
+    // It grew past the small-file size since the scan: read it like any large file.
+  }
+  const fh = await open(path, 'r');
+  const close = () => fh.close().catch(() => undefined);
+  try {
+    const stats = await fh.stat();
+    if (!stats.isFile()) return { stats, close };
+    return { stats, src: await FileSource.open(fh, stats.size, HEAD_BYTES), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+const errnoOf = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+
 /** Validate one candidate. Never throws for a per-file problem: those become rejections. */
 export async function validateCandidate(c: Candidate, policy: ValidationPolicy): Promise<ValidationResult> {
   if (c.kind === 'url') return validateUrl(c);
   const path = c.path ?? c.source;
-  let fh;
+  let opened: Opened;
   try {
-    fh = await open(path, 'r');
+    opened = await openForValidation(path, c.size);
   } catch (err) {
-    return reject(c, 'unreadable', `cannot be opened (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return reject(c, 'unreadable', `cannot be opened (${errnoOf(err)})`);
   }
-  let size = c.size;
+  const { stats: st, src } = opened;
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) return reject(c, 'unreadable', 'is not a regular file');
-    size = st.size;
-    const src = await FileSource.open(fh, st.size, HEAD_BYTES);
+    if (!src) return reject(c, 'unreadable', 'is not a regular file');
     const r = await inspect(src, src.head, basename(path), policy);
     const item: Item = {
       source: c.source,
@@ -200,12 +230,12 @@ export async function validateCandidate(c: Candidate, policy: ValidationPolicy):
     }
     return { ok: true, item };
   } catch (err) {
-    if (err instanceof Problem) return reject(c, err.rule, err.detail, size);
+    if (err instanceof Problem) return reject(c, err.rule, err.detail, st.size);
     const code = (err as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return reject(c, 'unreadable', `cannot be read (${code})`, size);
-    return reject(c, 'corrupt', `could not be parsed (${(err as Error).message})`, size);
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return reject(c, 'unreadable', `cannot be read (${code})`, st.size);
+    return reject(c, 'corrupt', `could not be parsed (${(err as Error).message})`, st.size);
   } finally {
-    await fh.close().catch(() => undefined);
+    await opened.close();
   }
 }
 
