@@ -15,3 +15,15 @@ export async function waitFor(
     await new Promise((ok) => setTimeout(ok, everyMs));
   }
 }
+
+/** A value once it has stopped changing for `quietMs` (e.g. bytes a server counts after a kill). */
+export async function settledValue(read: () => Promise<number>, what: string, quietMs = 300): Promise<number> {
+  let last = await read();
+  let since = Date.now();
+  await waitFor(async () => {
+    const now = await read();
+    if (now !== last) [last, since] = [now, Date.now()];
+    return Date.now() - since >= quietMs;
+  }, `${what} to settle`, { everyMs: 50 });
+  return last;
+}
