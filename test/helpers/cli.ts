@@ -48,7 +48,7 @@ export async function serve(args: string[] = [], env?: Record<string, string>): 
   const proc = execa('node', [BIN, 'serve', '--port', '0', '--data', dataDir, ...args], { env: env ?? cleanEnv(), extendEnv: false, reject: false });
   const rl = createInterface({ input: proc.stdout! });
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error('batchup serve did not print its URL')), 20_000);
+    const timer = setTimeout(() => reject(new Error('batchup serve did not print its URL')), 60_000);
     rl.once('line', (line) => {
       clearTimeout(timer);
       resolveUrl(line.trim());

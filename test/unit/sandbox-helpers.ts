@@ -66,7 +66,7 @@ export async function getStatus(endpoint: string, id: string, headers: Record<st
 }
 
 /** Polls until TASK_SUCCEEDED (or the time runs out). */
-export async function waitDone(endpoint: string, id: string, timeoutMs = 10_000) {
+export async function waitDone(endpoint: string, id: string, timeoutMs = 60_000) {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const r = await getStatus(endpoint, id);
