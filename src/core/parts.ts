@@ -17,11 +17,13 @@
  * - `hash: true` computes the sha256 of the WHOLE file while reading, in generator (file) order,
  *   so there is no second pass. On a resume (`parts` = only the missing ones) the ranges that are
  *   not sent are read from disk and hashed without being uploaded, in the same in-order walk;
- *   those reads use a small fixed buffer outside the budget (1 MiB).
+ *   those reads use a small fixed buffer outside the budget (1 MiB). Large files hash on a
+ *   worker thread (core/hash-thread.ts), reading the part buffers in place (shared memory): a
+ *   buffer goes back to the pool only once it is both acknowledged and hashed.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { BatchupError, toBatchupError } from './errors.js';
+import { runningHash, sharedBuffer, type RunningHash } from './hash-thread.js';
 import { MemoryBudget } from './memory.js';
 import { DEFAULT_RETRY, retryDelay, sleep, type RetryPolicy } from './retry.js';
 
@@ -93,7 +95,7 @@ function takeBuffer(memory: MemoryBudget, size: number): Buffer {
       return b!;
     }
   }
-  return Buffer.allocUnsafeSlow(size);
+  return sharedBuffer(size);
 }
 
 /** Keep a buffer for reuse while free buffers + held bytes stay within the budget. */
@@ -153,6 +155,7 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
   o.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
   let fh: FileHandle | undefined;
+  let hash: RunningHash | undefined;
   try {
     fh = await open(o.path, 'r');
     const st = await fh.stat();
@@ -160,15 +163,15 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
       throw new BatchupError('VALIDATION', `${o.path}: file changed since it was scanned (${o.size} bytes then, ${st.size} now)`, { retryable: false });
     }
     const file = fh;
-    const hash: Hash | undefined = o.hash ? createHash('sha256') : undefined;
+    if (o.hash) hash = runningHash(o.size);
     let hashedTo = 0;
     const hashRange = async (from: number, to: number) => {
-      const buf = Buffer.allocUnsafe(Math.min(HASH_READ, to - from));
+      const buf = sharedBuffer(Math.min(HASH_READ, to - from));
       for (let at = from; at < to; ) {
         if (inner.signal.aborted) throw interrupted();
         const n = Math.min(buf.length, to - at);
         await readAt(file, buf, n, at, o.path);
-        hash!.update(buf.subarray(0, n));
+        await hash!.update(buf.subarray(0, n));
         at += n;
       }
     };
@@ -177,7 +180,7 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
     let next = 0;
     let stopped = false;
     let gate: Promise<unknown> = Promise.resolve();
-    const pull = (): Promise<{ part: Part; buf: Buffer } | undefined> => {
+    const pull = (): Promise<{ part: Part; buf: Buffer; hashed?: Promise<void> } | undefined> => {
       const run = gate.then(async () => {
         if (stopped || next >= parts.length) return undefined;
         const part = parts[next++]!;
@@ -187,8 +190,11 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
           if (hash && part.offset > hashedTo) await hashRange(hashedTo, part.offset);
           await readAt(file, buf, part.size, part.offset, o.path);
           if (hash) {
-            hash.update(buf.subarray(0, part.size));
+            // Not awaited here: hashing overlaps with sending. A failed thread fails the digest.
+            const hashed = hash.update(buf.subarray(0, part.size));
+            hashed.catch(() => undefined);
             hashedTo = part.offset + part.size;
+            return { part, buf, hashed };
           }
         } catch (err) {
           memory.release(part.size);
@@ -207,7 +213,7 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
       for (;;) {
         const pulled = await pull();
         if (!pulled) return;
-        const { part } = pulled;
+        const { part, hashed } = pulled;
         let buf: Buffer | undefined = pulled.buf;
         let held = part.size;
         try {
@@ -223,6 +229,8 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
               const ack = await o.send(part, body, inner.signal, attempt);
               if (inner.signal.aborted) throw interrupted();
               acks.set(part.number, ack);
+              // Reused only once the hashing thread is done reading it.
+              if (buf === pulled.buf && hashed) await hashed.catch(() => undefined);
               recycle(memory, buf);
               buf = undefined;
               memory.release(held);
@@ -266,6 +274,7 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
     if (o.signal?.aborted) throw interrupted();
     if (firstError) throw firstError;
     if (hash && hashedTo < o.size) await hashRange(hashedTo, o.size);
+    const sha256 = hash ? await hash.digest() : undefined;
 
     const missing = parts.filter((p) => !acks.has(p.number));
     if (missing.length) {
@@ -275,10 +284,11 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
         { retryable: false },
       );
     }
-    return { acks, sha256: hash?.digest('hex') };
+    return { acks, sha256 };
   } finally {
     o.signal?.removeEventListener('abort', onOuterAbort);
     inner.abort(); // nothing may outlive the call
+    hash?.close();
     await fh?.close().catch(() => undefined);
   }
 }

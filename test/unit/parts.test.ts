@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { BatchupError } from '../../src/core/errors.js';
 import { MemoryBudget, parseByteSize } from '../../src/core/memory.js';
 import { planParts, sendParts, type Part } from '../../src/core/parts.js';
+import { THREAD_HASH_MIN_BYTES, runningHash, sharedBuffer } from '../../src/core/hash-thread.js';
 
 const FAST = { baseMs: 1, capMs: 5 };
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -256,6 +257,30 @@ describe('sendParts', () => {
     expect(none.sha256).toBe(sha(data));
   });
 
+  it('a large file hashes on a thread: same digest, with retries, a resume and buffers reused', async () => {
+    const size = THREAD_HASH_MIN_BYTES + 3 * 1024 * 1024 + 17;
+    const { path, data } = await file(size);
+    const partSize = 5 * 1024 * 1024;
+    const all = planParts(size, partSize);
+    const seen = new Map<number, string>();
+    let failures = 0;
+    const send = async (p: Part, body: Buffer, _s: AbortSignal | undefined, attempt: number) => {
+      if (p.number % 4 === 0 && attempt === 0) {
+        failures++;
+        throw new BatchupError('HTTP', 'try again', { retryable: true });
+      }
+      seen.set(p.number, sha(body));
+      await tick(1);
+    };
+    const memory = new MemoryBudget(3 * partSize); // few buffers: they are reused many times over
+    const res = await sendParts({ path, size, parts: all, concurrency: 3, hash: true, memory, send, retry: FAST });
+    expect(res.sha256).toBe(sha(data));
+    expect(failures).toBeGreaterThan(0);
+    for (const p of all) expect(seen.get(p.number), `part ${p.number}`).toBe(sha(data.subarray(p.offset, p.offset + p.size)));
+    const resumed = await sendParts({ path, size, parts: all.filter((p) => p.number % 5 === 0), concurrency: 2, hash: true, send: async () => 'x' });
+    expect(resumed.sha256).toBe(sha(data));
+  });
+
   it('a file whose size changed fails with VALIDATION before sending; an abort rejects INTERRUPTED', async () => {
     const { path, data } = await file(10_000);
     await expect(
@@ -276,5 +301,33 @@ describe('sendParts', () => {
     });
     setTimeout(() => ctl.abort(), 8);
     await expect(p).rejects.toMatchObject({ code: 'INTERRUPTED' });
+  });
+});
+
+describe('runningHash', () => {
+  it('on a thread: the same digest as inline, from shared and ordinary buffers, in order', async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 5);
+    const cuts = [0, 1, 1000, 1024 * 1024, 2 * 1024 * 1024 + 7, data.length];
+    for (const size of [10, THREAD_HASH_MIN_BYTES]) {
+      const h = runningHash(size);
+      try {
+        const shared = sharedBuffer(1024 * 1024 + 7);
+        for (let i = 0; i + 1 < cuts.length; i++) {
+          const piece = data.subarray(cuts[i], cuts[i + 1]);
+          if (i % 2 === 0) {
+            await h.update(piece);
+          } else {
+            // One shared buffer reused for every piece: each update must be done before the next copy.
+            for (let at = 0; at < piece.length; at += shared.length) {
+              const n = piece.copy(shared, 0, at, Math.min(piece.length, at + shared.length));
+              await h.update(shared.subarray(0, n));
+            }
+          }
+        }
+        expect(await h.digest(), `file size ${size}`).toBe(sha(data));
+      } finally {
+        h.close();
+      }
+    }
   });
 });
