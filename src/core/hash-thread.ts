@@ -4,7 +4,8 @@
  * flight; on a worker it overlaps with sending. The worker reads the caller's buffer in place
  * when it is backed by a SharedArrayBuffer (the part engine's buffers are), so nothing is copied;
  * `update` resolves once the worker is done with the buffer, and only then may it be reused.
- * Small files hash inline: starting a thread costs more than it saves.
+ * One thread serves every file of the process; small files hash inline (a round trip to the
+ * thread costs more than it saves).
  */
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
@@ -37,61 +38,93 @@ function inlineHash(): RunningHash {
   };
 }
 
-// CommonJS, evaluated by the worker: messages are handled strictly in the order they were sent.
+// CommonJS, evaluated by the worker: one sha256 per stream id; messages are handled in the order sent.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const h = require('node:crypto').createHash('sha256');
+const { createHash } = require('node:crypto');
+const streams = new Map();
 parentPort.on('message', (m) => {
-  if (m.digest) return parentPort.postMessage({ id: m.id, digest: h.digest('hex') });
+  if (m.drop) return void streams.delete(m.stream);
+  let h = streams.get(m.stream);
+  if (!h) streams.set(m.stream, (h = createHash('sha256')));
+  if (m.digest) {
+    streams.delete(m.stream);
+    return parentPort.postMessage({ id: m.id, digest: h.digest('hex') });
+  }
   h.update(new Uint8Array(m.data, m.offset, m.length));
   parentPort.postMessage({ id: m.id });
 });
 `;
 
-class ThreadHash implements RunningHash {
+/** The one hashing thread of the process (a thread per file would cost ~10 MB each). */
+class HashThread {
   readonly #worker = new Worker(WORKER_SOURCE, { eval: true });
   readonly #waiting = new Map<number, { ok: (digest?: string) => void; fail: (err: Error) => void }>();
   #next = 0;
-  #failed?: Error;
+  #streams = 0;
+  failed?: Error;
 
   constructor() {
-    this.#worker.unref();
     this.#worker.on('message', (m: { id: number; digest?: string }) => {
       const w = this.#waiting.get(m.id);
       this.#waiting.delete(m.id);
+      if (this.#waiting.size === 0) this.#worker.unref();
       w?.ok(m.digest);
     });
     const fail = (err: Error) => {
-      this.#failed = err;
+      this.failed = err;
+      if (thread === this) thread = undefined;
       for (const w of this.#waiting.values()) w.fail(err);
       this.#waiting.clear();
     };
     this.#worker.on('error', fail);
     this.#worker.on('exit', () => fail(new Error('the hashing thread stopped')));
+    // The thread keeps the process alive only while an answer is awaited (see send). Unref'd
+    // after the listeners: adding a 'message' listener refs it again.
+    this.#worker.unref();
   }
 
-  #send(msg: object, transferable?: Buffer): Promise<string | undefined> {
-    if (this.#failed) return Promise.reject(this.#failed);
+  newStream(): number {
+    return this.#streams++;
+  }
+
+  send(msg: { stream: number; digest?: boolean; drop?: boolean }, buf?: Buffer): Promise<string | undefined> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (msg.drop) {
+      this.#worker.postMessage(msg);
+      return Promise.resolve(undefined);
+    }
     const id = this.#next++;
+    if (this.#waiting.size === 0) this.#worker.ref();
     return new Promise((ok, fail) => {
       this.#waiting.set(id, { ok, fail });
-      if (!transferable) return this.#worker.postMessage({ ...msg, id });
-      const shared = transferable.buffer instanceof SharedArrayBuffer;
-      // Not shared memory: the worker gets a copy, and the caller may reuse its buffer at once.
-      const data = shared ? transferable.buffer : transferable.buffer.slice(transferable.byteOffset, transferable.byteOffset + transferable.length);
-      this.#worker.postMessage({ ...msg, id, data, offset: shared ? transferable.byteOffset : 0, length: transferable.length });
+      if (!buf) return this.#worker.postMessage({ ...msg, id });
+      const shared = buf.buffer instanceof SharedArrayBuffer;
+      // Not shared memory: the worker gets a copy.
+      const data = shared ? buf.buffer : buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
+      this.#worker.postMessage({ ...msg, id, data, offset: shared ? buf.byteOffset : 0, length: buf.length });
     });
   }
+}
+
+let thread: HashThread | undefined;
+
+class ThreadHash implements RunningHash {
+  readonly #thread = (thread ??= new HashThread());
+  readonly #stream = this.#thread.newStream();
+  #open = true;
 
   async update(buf: Buffer): Promise<void> {
-    await this.#send({}, buf);
+    await this.#thread.send({ stream: this.#stream }, buf);
   }
 
   async digest(): Promise<string> {
-    return (await this.#send({ digest: true }))!;
+    this.#open = false;
+    return (await this.#thread.send({ stream: this.#stream, digest: true }))!;
   }
 
   close(): void {
-    void this.#worker.terminate();
+    if (this.#open && !this.#thread.failed) void this.#thread.send({ stream: this.#stream, drop: true });
+    this.#open = false;
   }
 }
