@@ -4,9 +4,13 @@
  * of a few-KB file (measured: 1,000 files in ~115 ms vs ~30 ms), while a read of at most
  * SMALL_FILE_BYTES blocks the event loop for microseconds. Larger files keep the async path.
  */
-import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 
 export const SMALL_FILE_BYTES = 64 * 1024;
+
+// Non-blocking open: a FIFO (or a device) in place of a file must not hang the event loop.
+// Regular files ignore the flag.
+const READ_NOW = constants.O_RDONLY | constants.O_NONBLOCK;
 
 /** Up to `length` bytes from the start of an open file (fewer at its end). */
 function readHeadSync(fd: number, length: number): Buffer {
@@ -25,7 +29,7 @@ function readHeadSync(fd: number, length: number): Buffer {
  * `path`. Throws the system error (ENOENT, EACCES, …) when it cannot be opened.
  */
 export function readSmallFileSync(path: string): { stats: Stats; bytes?: Buffer } {
-  const fd = openSync(path, 'r');
+  const fd = openSync(path, READ_NOW);
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile() || stats.size > SMALL_FILE_BYTES) return { stats };
@@ -37,7 +41,7 @@ export function readSmallFileSync(path: string): { stats: Stats; bytes?: Buffer 
 
 /** `size` bytes plus one more if the file grew (the caller compares), in one synchronous read. */
 export function readExpectedSync(path: string, size: number): Buffer {
-  const fd = openSync(path, 'r');
+  const fd = openSync(path, READ_NOW);
   try {
     return readHeadSync(fd, size + 1);
   } finally {

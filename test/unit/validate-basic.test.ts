@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { makePng } from '../../src/devtools/generate.js';
 import { join } from 'node:path';
@@ -120,6 +121,11 @@ describe('basic rules', () => {
       expect(messageOf(await validateCandidate(at(gone), bachPolicy))).toBe('gone.png: cannot be opened (ENOENT) (unreadable)');
       expect(messageOf(await validateCandidate(at(sub), bachPolicy))).toBe('sub.png: is not a regular file (unreadable)');
     }
+    // A FIFO put where a file was scanned: rejected at once (opening it must not wait for a writer).
+    const fifo = join(tmp.dir, 'fifo.png');
+    execFileSync('mkfifo', [fifo]);
+    const f = await validateCandidate({ source: fifo, kind: 'file', path: fifo, size: 0, order: 0 }, bachPolicy);
+    expect(messageOf(f)).toBe('fifo.png: is not a regular file (unreadable)');
     // Scanned small, grown past the small-file size since: validated whole from the disk.
     const grown = tmp.write('grown.png', makePng(7, { minBytes: 200 * 1024 }));
     const r = await validateCandidate({ source: grown, kind: 'file', path: grown, size: 100, order: 0 }, bachPolicy);
