@@ -15,7 +15,7 @@ export interface RunningHash {
   update(buf: Buffer): Promise<void>;
   /** Hex digest of everything given so far; the hash is finished. */
   digest(): Promise<string>;
-  /** Frees the thread (idempotent; also after a failure). */
+  /** Forgets an unfinished hash (idempotent; harmless after digest or a failure). */
   close(): void;
 }
 

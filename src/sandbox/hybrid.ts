@@ -48,6 +48,7 @@ import {
   type VideoRecord,
 } from '../providers/hybrid/contract.js';
 import { Hasher } from './hasher.js';
+import { drainOrClose } from './store.js';
 import type { Protocol, ProtocolFactory, RequestContext, SandboxCore } from './server.js';
 
 export const PRESIGNED_BASE = '/_presigned/hybrid';
@@ -296,7 +297,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
         bytes += c.length;
         if (h) h.update(c);
         else crc = crc32(c, crc);
-        if (!ws.write(c)) await Promise.race([once(ws, 'drain'), once(ws, 'close')]);
+        if (!ws.write(c)) await drainOrClose(ws);
         if (wsError) throw wsError;
         if (cut) break;
       }

@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream, mkdirSync, renameSync, writeFileSy
 import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Stats } from './stats.js';
 
 export interface Ingested {
@@ -25,6 +25,17 @@ export interface Ingested {
 }
 
 const HEAD_BYTES = 64;
+
+/**
+ * Until a write stream drains or closes. The losing listener is removed each time: a long body
+ * waits for 'drain' hundreds of times, and leftover listeners pile up (and cost on every emit).
+ */
+export async function drainOrClose(ws: Writable): Promise<void> {
+  const ac = new AbortController();
+  const wait = (ev: string) => once(ws, ev, { signal: ac.signal }).catch(() => undefined);
+  await Promise.race([wait('drain'), wait('close')]);
+  ac.abort();
+}
 const MEM_BYTES = 256 * 1024;
 
 /** Streams bytes to a temp file with a running sha256; past `limit` it only counts. */
@@ -87,13 +98,7 @@ export class TempWriter {
 
   async drained(): Promise<void> {
     if (this.failed) throw this.failed;
-    if (this.stream?.writableNeedDrain) {
-      // Remove the losing listener each time: a long body drains hundreds of times.
-      const ac = new AbortController();
-      const wait = (ev: string) => once(this.ws, ev, { signal: ac.signal }).catch(() => undefined);
-      await Promise.race([wait('drain'), wait('close')]);
-      ac.abort();
-    }
+    if (this.stream?.writableNeedDrain) await drainOrClose(this.stream);
     if (this.failed) throw this.failed;
   }
 

@@ -148,6 +148,25 @@ describe('sandbox: presigned PUTs', () => {
   });
 });
 
+describe('sandbox: raw PUT (the benchmark baseline)', () => {
+  it('streams a long body to the store without piling up stream listeners', async () => {
+    const sb = await box();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const data = randomBytes(48 * MiB);
+      const r = await put(`${sb.url}/_sandbox/hybrid/raw/long.bin`, data);
+      expect(r.status).toBe(200);
+      expect(r.body.sha256).toBe(createHash('sha256').update(data).digest('hex'));
+      await new Promise((ok) => setImmediate(ok)); // warnings are emitted on the next tick
+      expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
+
 describe('sandbox: complete', () => {
   it('assembles, stores content-addressed, serves it back; then the upload is gone but complete repeats', async () => {
     const sb = await box();
