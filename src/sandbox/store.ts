@@ -25,6 +25,7 @@ export interface Ingested {
 }
 
 const HEAD_BYTES = 64;
+const MEM_BYTES = 256 * 1024;
 
 /**
  * Until a write stream drains or closes. The losing listener is removed each time: a long body
@@ -36,7 +37,6 @@ export async function drainOrClose(ws: Writable): Promise<void> {
   await Promise.race([wait('drain'), wait('close')]);
   ac.abort();
 }
-const MEM_BYTES = 256 * 1024;
 
 /** Streams bytes to a temp file with a running sha256; past `limit` it only counts. */
 export class TempWriter {
