@@ -1,8 +1,14 @@
 /**
  * HTTP with undici: one keep-alive Agent per run, responses turned into BatchupErrors with the
  * right `retryable` flag. Providers build on `send()` and add their own envelope handling.
+ *
+ * Only undici's Agent and its `request` are loaded, not the package's index: the index also
+ * builds fetch, WebSocket, caches, cookies and mocks, ~100 ms of every run's start (measured).
+ * The two files are pinned by the lockfile; `src/types/undici-parts.d.ts` types them.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import Agent from 'undici/lib/dispatcher/agent.js';
+import dispatchRequest from 'undici/lib/api/api-request.js';
 import type { Readable } from 'node:stream';
 import { BatchupError, toBatchupError } from './errors.js';
 import { isRetryableStatus, parseRetryAfter } from './retry.js';
@@ -50,12 +56,14 @@ export class Http {
   async send(req: SendRequest): Promise<SendResponse> {
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(req.url, {
+      const url = new URL(req.url);
+      res = await dispatchRequest.call(this.agent, {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: req.method,
         headers: req.headers,
         body: req.body as Dispatcher.DispatchOptions['body'],
         signal: req.signal,
-        dispatcher: this.agent,
         headersTimeout: req.headersTimeoutMs ?? this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });
