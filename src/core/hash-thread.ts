@@ -4,8 +4,9 @@
  * flight; on a worker it overlaps with sending. The worker reads the caller's buffer in place
  * when it is backed by a SharedArrayBuffer (the part engine's buffers are), so nothing is copied;
  * `update` resolves once the worker is done with the buffer, and only then may it be reused.
- * One thread serves every file of the process; small files hash inline (a round trip to the
- * thread costs more than it saves).
+ * It can also read a range of a file itself (`updateFromFile`: the sandbox hashing what it
+ * stored). One thread serves every hash of the process; small files hash inline (a round trip to
+ * the thread costs more than it saves).
  */
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
@@ -38,23 +39,48 @@ function inlineHash(): RunningHash {
   };
 }
 
-// CommonJS, evaluated by the worker: one sha256 per stream id; messages are handled in the order sent.
+// CommonJS, evaluated by the worker: one sha256 per stream id; messages are handled in the order
+// sent. File ranges are read synchronously: blocking is what this thread is for.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const { openSync, readSync, closeSync } = require('node:fs');
 const streams = new Map();
+const chunk = Buffer.allocUnsafe(1024 * 1024);
+function hashFile(h, path, start, length) {
+  const fd = openSync(path, 'r');
+  try {
+    for (let at = start, end = start + length; at < end; ) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, end - at), at);
+      if (n === 0) throw new Error('file ended early at byte ' + at);
+      h.update(chunk.subarray(0, n));
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
 parentPort.on('message', (m) => {
   if (m.drop) return void streams.delete(m.stream);
   let h = streams.get(m.stream);
   if (!h) streams.set(m.stream, (h = createHash('sha256')));
-  if (m.digest) {
-    streams.delete(m.stream);
-    return parentPort.postMessage({ id: m.id, digest: h.digest('hex') });
+  try {
+    if (m.digest) {
+      streams.delete(m.stream);
+      return parentPort.postMessage({ id: m.id, digest: h.digest('hex') });
+    }
+    if (m.path !== undefined) hashFile(h, m.path, m.start, m.length);
+    else h.update(new Uint8Array(m.data, m.offset, m.length));
+    parentPort.postMessage({ id: m.id });
+  } catch (err) {
+    streams.delete(m.stream); // a hash missing a range is worth nothing
+    parentPort.postMessage({ id: m.id, error: String((err && err.message) || err) });
   }
-  h.update(new Uint8Array(m.data, m.offset, m.length));
-  parentPort.postMessage({ id: m.id });
 });
 `;
+
+type Message = { stream: number; digest?: boolean; drop?: boolean; path?: string; start?: number; length?: number };
+type Reply = { id: number; digest?: string; error?: string };
 
 /** The one hashing thread of the process (a thread per file would cost ~10 MB each). */
 class HashThread {
@@ -65,11 +91,12 @@ class HashThread {
   failed?: Error;
 
   constructor() {
-    this.#worker.on('message', (m: { id: number; digest?: string }) => {
+    this.#worker.on('message', (m: Reply) => {
       const w = this.#waiting.get(m.id);
       this.#waiting.delete(m.id);
       if (this.#waiting.size === 0) this.#worker.unref();
-      w?.ok(m.digest);
+      if (m.error !== undefined) w?.fail(new Error(m.error));
+      else w?.ok(m.digest);
     });
     const fail = (err: Error) => {
       this.failed = err;
@@ -88,7 +115,7 @@ class HashThread {
     return this.#streams++;
   }
 
-  send(msg: { stream: number; digest?: boolean; drop?: boolean }, buf?: Buffer): Promise<string | undefined> {
+  send(msg: Message, buf?: Buffer): Promise<string | undefined> {
     if (this.failed) return Promise.reject(this.failed);
     if (msg.drop) {
       this.#worker.postMessage(msg);
@@ -109,13 +136,19 @@ class HashThread {
 
 let thread: HashThread | undefined;
 
-class ThreadHash implements RunningHash {
+/** A running sha256 on the process's hashing thread. */
+export class ThreadHash implements RunningHash {
   readonly #thread = (thread ??= new HashThread());
   readonly #stream = this.#thread.newStream();
   #open = true;
 
   async update(buf: Buffer): Promise<void> {
     await this.#thread.send({ stream: this.#stream }, buf);
+  }
+
+  /** Feeds `length` bytes of the file at `path` from `start`, read by the thread itself. */
+  async updateFromFile(path: string, start: number, length: number): Promise<void> {
+    await this.#thread.send({ stream: this.#stream, path, start, length });
   }
 
   async digest(): Promise<string> {

@@ -19,7 +19,7 @@
  * is what the record carries). A PUT that breaks off, is cut by a fault or has the wrong length marks
  * the chunk failed (it shows in /progress `failedChunks` and /verify with isComplete false).
  * The whole file's sha256 is computed in the background as soon as the parts in front are in
- * (a frontier that re-reads them from the page cache, on a worker thread: hasher.ts), so
+ * (a frontier that re-reads them from the page cache, on the hashing thread: core/hash-thread.ts), so
  * `complete` rarely waits and the HTTP thread never hashes gigabytes; a part that is overwritten
  * after the frontier passed it marks the hash dirty and `complete` hashes the file again.
  *
@@ -47,7 +47,7 @@ import {
   type VerifyPart,
   type VideoRecord,
 } from '../providers/hybrid/contract.js';
-import { Hasher } from './hasher.js';
+import { ThreadHash } from '../core/hash-thread.js';
 import { drainOrClose } from './store.js';
 import type { Protocol, ProtocolFactory, RequestContext, SandboxCore } from './server.js';
 
@@ -82,8 +82,8 @@ interface Upload extends SessionFile {
   failed: Set<number>;
   /** Part numbers with a PUT streaming right now. */
   busy: Set<number>;
-  /** Name of the running whole-file digest on the hasher thread. */
-  hashId: string;
+  /** The running whole-file digest, on the process's hashing thread. */
+  hash: ThreadHash;
   /** Leading parts folded into that digest. */
   hashedParts: number;
   dirty: boolean;
@@ -109,7 +109,6 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
   const uploads = new Map<string, Upload>();
   const completing = new Set<string>();
   const records = new Map<string, VideoRecord>();
-  const hasher = new Hasher();
 
   // ---- start-up: what an earlier sandbox on this folder left ----
   for (const name of await readdir(recordsDir)) {
@@ -151,7 +150,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
       partial: new Map(),
       failed: new Set(),
       busy: new Set(),
-      hashId: `${s.uploadId}#running`,
+      hash: new ThreadHash(),
       hashedParts: 0,
       dirty: false,
       log: Promise.resolve(),
@@ -200,7 +199,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
     u.hashing = (async () => {
       while (ready()) {
         const n = u.hashedParts + 1;
-        await hasher.update(u.hashId, u.dataPath, (n - 1) * u.chunkSize, partSize(u, n));
+        await u.hash.updateFromFile(u.dataPath, (n - 1) * u.chunkSize, partSize(u, n));
         if (u.dirty) return;
         u.hashedParts = n;
       }
@@ -222,12 +221,16 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
       while (u.hashing) await u.hashing;
     }
     if (u.dirty || u.hashedParts < u.totalChunks) {
-      await hasher.drop(u.hashId);
-      const full = `${u.uploadId}#full`;
-      await hasher.update(full, u.dataPath, 0, u.size);
-      return hasher.digest(full);
+      u.hash.close();
+      const full = new ThreadHash();
+      try {
+        await full.updateFromFile(u.dataPath, 0, u.size);
+        return await full.digest();
+      } finally {
+        full.close();
+      }
     }
-    return hasher.digest(u.hashId);
+    return u.hash.digest();
   }
 
   // ---- helpers ----
@@ -608,7 +611,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
     },
     async close() {
       await Promise.allSettled([...uploads.values()].map((u) => u.log));
-      await hasher.close();
+      for (const u of uploads.values()) u.hash.close();
     },
   };
   return protocol;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { BatchupError } from '../../src/core/errors.js';
 import { MemoryBudget, parseByteSize } from '../../src/core/memory.js';
 import { planParts, sendParts, type Part } from '../../src/core/parts.js';
-import { THREAD_HASH_MIN_BYTES, runningHash, sharedBuffer } from '../../src/core/hash-thread.js';
+import { THREAD_HASH_MIN_BYTES, ThreadHash, runningHash, sharedBuffer } from '../../src/core/hash-thread.js';
 
 const FAST = { baseMs: 1, capMs: 5 };
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -329,5 +329,17 @@ describe('runningHash', () => {
         h.close();
       }
     }
+  });
+
+  it('on a thread, from file ranges read by the thread; a range past the end fails the hash', async () => {
+    const { path, data } = await file(3 * 1024 * 1024 + 11);
+    const h = new ThreadHash();
+    await h.updateFromFile(path, 0, 1000);
+    await h.update(data.subarray(1000, 5000));
+    await h.updateFromFile(path, 5000, data.length - 5000);
+    expect(await h.digest()).toBe(sha(data));
+    const bad = new ThreadHash();
+    await expect(bad.updateFromFile(path, data.length - 10, 20)).rejects.toThrow(/ended early/);
+    bad.close();
   });
 });
