@@ -223,16 +223,18 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
       try {
         const result = await provider.runBatch(batch, ctx);
         bytes += batch.bytes;
+        const byInput = groupBy(result, (e) => e.source.split('!/')[0]!);
         for (const it of batch.items) {
           if (it.kind !== 'file') continue;
-          // A batch found on the server (resumed, lost response) was not streamed: hash it now,
-          // so the next run can recognise the file as unchanged.
-          it.sha256 ??= await sha256File(it.path!);
+          const own = (byInput.get(it.source) ?? []).filter((e) => e.source === it.source);
+          // Hashed while sent (on the item, or only on its entry); a batch found on the server
+          // (resumed, lost response) was not streamed: hash it now, so the next run can recognise
+          // the file as unchanged.
+          it.sha256 ??= own.find((e) => e.sha256)?.sha256 ?? (await sha256File(it.path!));
           journal?.append({ t: 'file', source: it.source, size: it.size!, mtimeMs: it.mtimeMs!, sha256: it.sha256 });
-          for (const e of result) if (e.source === it.source) e.sha256 ??= it.sha256;
+          for (const e of own) e.sha256 ??= it.sha256;
         }
         journal?.append({ t: 'entries', batchId: batch.batchId, entries: result }, true);
-        const byInput = groupBy(result, (e) => e.source.split('!/')[0]!);
         for (const it of batch.items) entries.set(it.order, byInput.get(it.source) ?? []);
         for (const e of result) emit({ type: 'result', entry: e });
         limit.succeeded();

@@ -4,7 +4,8 @@ import { makePng } from '../../src/devtools/generate.js';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Candidate, ValidationPolicy } from '../../src/core/types.js';
-import { validateAll, validateCandidate } from '../../src/core/validate/index.js';
+import { validateCandidate } from '../../src/core/validate/index.js';
+import { mapPool } from '../../src/core/pool.js';
 import { LIMITS } from '../../src/providers/bach/contract.js';
 import { bachPolicy } from '../../src/providers/bach/policy.js';
 import { candidate, FIXTURES, fixture, messageOf, ruleOf, tempDir, validatePath } from './validate-helpers.js';
@@ -149,12 +150,11 @@ describe('URL candidates', () => {
   });
 });
 
-describe('validateAll', () => {
+describe('many files, through mapPool as the pipeline validates them', () => {
   it('yields results in input order with bounded concurrency', async () => {
     const names = ['gradient.png', 'photo.jpg', 'checker.bmp', 'sunset.webp', 'spinner.gif'];
     const cands = [...names.map((n) => candidate(join(FIXTURES, n))), candidate(tmp.write('zero.gif', Buffer.alloc(0)))];
-    const out = [];
-    for await (const r of validateAll(cands, bachPolicy, { concurrency: 2 })) out.push(r);
+    const out = await mapPool(cands, 2, (c) => validateCandidate(c, bachPolicy));
     expect(out.map((r) => (r.ok ? r.item.name : r.rejection.rule))).toEqual([...names, 'empty-file']);
   });
 
@@ -166,9 +166,8 @@ describe('validateAll', () => {
         const [n, data] = srcs[i % srcs.length]!;
         return candidate(bulk.write(`${i}-${n}`, data));
       });
-      let ok = 0;
-      for await (const r of validateAll(cands, bachPolicy, { concurrency: 16 })) if (r.ok) ok++;
-      expect(ok).toBe(1000);
+      const out = await mapPool(cands, 16, (c) => validateCandidate(c, bachPolicy));
+      expect(out.filter((r) => r.ok)).toHaveLength(1000);
     } finally {
       bulk.cleanup();
     }

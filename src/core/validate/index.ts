@@ -238,25 +238,3 @@ export async function validateCandidate(c: Candidate, policy: ValidationPolicy):
     await opened.close();
   }
 }
-
-export interface ValidateAllOptions {
-  /** Files validated at once (default 16). */
-  concurrency?: number;
-}
-
-/**
- * Validate many candidates with bounded concurrency; results are yielded in input order.
- */
-export async function* validateAll(
-  candidates: Iterable<Candidate> | AsyncIterable<Candidate>,
-  policy: ValidationPolicy,
-  opts: ValidateAllOptions = {},
-): AsyncGenerator<ValidationResult> {
-  const limit = Math.max(1, opts.concurrency ?? 16);
-  const pending: Promise<ValidationResult>[] = [];
-  for await (const c of candidates as AsyncIterable<Candidate>) {
-    pending.push(validateCandidate(c, policy));
-    if (pending.length >= limit) yield await pending.shift()!;
-  }
-  while (pending.length > 0) yield await pending.shift()!;
-}
