@@ -117,22 +117,20 @@ export function jsonArrayBody(head: Record<string, string>, arrayField: string, 
     const sep = i ? ',' : '';
     if (!it.file || !it.base64Field) return { pre: Buffer.from(sep + obj), post: Buffer.alloc(0) };
     const pre = Buffer.from(`${sep}${obj.slice(0, -1)}${obj.length > 2 ? ',' : ''}${JSON.stringify(it.base64Field)}:"`);
-    return { pre, post: Buffer.from('"}') };
+    return { pre, file: it.file, post: Buffer.from('"}') };
   });
+  // One decision per item (pieces) for both the length and the bytes, so they cannot disagree.
   let length = open.length + close.length;
-  items.forEach((it, i) => {
-    length += pieces[i]!.pre.length + pieces[i]!.post.length + (it.file ? base64Length(it.file.size) : 0);
-  });
+  for (const p of pieces) length += p.pre.length + p.post.length + (p.file ? base64Length(p.file.size) : 0);
   return {
     contentType: 'application/json',
     length,
     async *open() {
       yield open;
-      for (let i = 0; i < items.length; i++) {
-        const it = items[i]!;
-        yield pieces[i]!.pre;
-        if (it.file && it.base64Field) yield* base64Stream(readFile(it.file));
-        yield pieces[i]!.post;
+      for (const p of pieces) {
+        yield p.pre;
+        if (p.file) yield* base64Stream(readFile(p.file));
+        yield p.post;
       }
       yield close;
     },

@@ -40,6 +40,8 @@ export class BatchupError extends Error {
 
 export const usageError = (message: string) => new BatchupError('USAGE', message);
 export const configError = (message: string) => new BatchupError('CONFIG', message);
+/** The error every step throws once the run's signal is aborted (Ctrl-C, a fatal error elsewhere). */
+export const interrupted = (cause?: unknown) => new BatchupError('INTERRUPTED', 'interrupted', { retryable: false, cause });
 
 /** Wrap anything thrown into a BatchupError, keeping the original as `cause`. */
 export function toBatchupError(err: unknown): BatchupError {

@@ -10,7 +10,7 @@ import type { Dispatcher } from 'undici';
 import Agent from 'undici/lib/dispatcher/agent.js';
 import dispatchRequest from 'undici/lib/api/api-request.js';
 import type { Readable } from 'node:stream';
-import { BatchupError, toBatchupError } from './errors.js';
+import { BatchupError, interrupted, toBatchupError } from './errors.js';
 import { isRetryableStatus, parseRetryAfter } from './retry.js';
 
 export interface HttpOptions {
@@ -68,7 +68,7 @@ export class Http {
         bodyTimeout: this.timeoutMs,
       });
     } catch (err) {
-      if (req.signal?.aborted) throw new BatchupError('INTERRUPTED', 'interrupted', { cause: err });
+      if (req.signal?.aborted) throw interrupted(err);
       throw toBatchupError(err);
     }
     let text: string;

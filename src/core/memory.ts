@@ -5,7 +5,7 @@
  * of files, workers or batches sharing it. Waiters are served first come, first served, so a
  * large part is not starved by a stream of small ones.
  */
-import { BatchupError, usageError } from './errors.js';
+import { interrupted, usageError } from './errors.js';
 
 /** Default `--max-memory`: 12 parts of 5 MiB in flight, with room to spare. */
 export const DEFAULT_MAX_MEMORY = 64 * 1024 * 1024;
@@ -94,8 +94,6 @@ export class MemoryBudget {
     }
   }
 }
-
-const interrupted = () => new BatchupError('INTERRUPTED', 'interrupted', { retryable: false });
 
 const UNITS: Record<string, number> = {
   '': 1, b: 1,

@@ -22,7 +22,7 @@
  *   buffer goes back to the pool only once it is both acknowledged and hashed.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { BatchupError, toBatchupError } from './errors.js';
+import { BatchupError, interrupted, toBatchupError } from './errors.js';
 import { runningHash, sharedBuffer, type RunningHash } from './hash-thread.js';
 import { MemoryBudget } from './memory.js';
 import { DEFAULT_RETRY, retryDelay, sleep, type RetryPolicy } from './retry.js';
@@ -106,8 +106,6 @@ function recycle(memory: MemoryBudget, buf: Buffer): void {
   pool.free.push(buf);
   pool.bytes += buf.length;
 }
-
-const interrupted = () => new BatchupError('INTERRUPTED', 'interrupted', { retryable: false });
 
 function checkParts(parts: Part[], size: number): Part[] {
   const sorted = [...parts].sort((a, b) => a.offset - b.offset);

@@ -4,7 +4,7 @@
  * - `retryDelay(attempt, err, retryAfter)`: "full jitter" exponential backoff, capped, and never
  *   shorter than what the server asked for with Retry-After.
  */
-import { BatchupError, toBatchupError } from './errors.js';
+import { BatchupError, interrupted, toBatchupError } from './errors.js';
 
 export interface RetryPolicy {
   /** Attempts after the first one. */
@@ -70,8 +70,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
-
-const interrupted = () => new BatchupError('INTERRUPTED', 'interrupted', { retryable: false });
 
 /**
  * Run `fn` until it succeeds, fails with a non-retryable error, or retries run out.
