@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BatchupError, toBatchupError } from '../core/errors.js';
 import { EXIT, EXIT_CODE_HELP, exitCodeForError, hintFor } from './exit-codes.js';
-import { addManageCommands } from './commands/manage-program.js';
+import { addManageCommands, collect } from './commands/manage-program.js';
 import { redact } from './redact.js';
 import type { ProviderFlag } from '../core/provider.js';
 import type { OutStream } from './render/types.js';
@@ -47,7 +47,6 @@ function packageVersion(): string {
   }
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<number> {
   const base: CliIO = {

@@ -33,6 +33,7 @@ import {
   type BatchInfo,
   type RunInfo,
 } from '../providers/aihub/contract.js';
+import { stripUndefined } from './faults.js';
 import { sniffExt } from './media.js';
 import type { Protocol, ProtocolFactory, RequestContext, SandboxCore } from './server.js';
 import type { Ingested } from './store.js';
@@ -740,8 +741,4 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
     },
   };
   return protocol;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -66,7 +66,8 @@ export function resolveFaultOptions(partial?: Partial<FaultOptions>): FaultOptio
   return { ...o, kinds: [...o.kinds], partKinds: [...o.partKinds] };
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
+/** `o` without its undefined fields, so spreading it over defaults keeps the defaults. */
+export function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 

@@ -13,7 +13,8 @@ export interface ManageHooks {
   installSignals: () => void;
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+/** Commander argParser of a repeatable option: every value, in order. */
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** The settings every management command takes (same resolution as upload: flag > env > config). */
 function common(cmd: Command): Command {

@@ -10,9 +10,9 @@ import { parseIntInRange, parsePositiveNumber } from '../config.js';
 import { EXIT } from '../exit-codes.js';
 import type { CliContext } from '../main.js';
 import { addSecret, redact } from '../redact.js';
-
-export const FAULT_KINDS = ['500', '503', '429', 'reset', 'slow', 'lost', 'cut'] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+// faults.ts has no imports: the sandbox itself is loaded only when `serve` runs.
+import { ALL_FAULT_KINDS, DEFAULT_FAULTS, type FaultKind } from '../../sandbox/faults.js';
+import type { SandboxOptions } from '../../sandbox/server.js';
 
 export interface ServeFlags {
   port?: string;
@@ -35,17 +35,17 @@ export interface ServeFlags {
   verbose?: boolean;
 }
 
-export interface SandboxStartOptions {
-  host: string;
-  port: number;
-  dataDir?: string;
-  faults?: { rate?: number; kinds?: FaultKind[]; seed?: number; retryAfterSec?: number; slowMs?: number; partRate?: number; partKinds?: FaultKind[] };
-  processMsPerImage?: number;
-  presignTtlSec?: number;
-  accessKey?: string;
-  secretKey?: string;
-  token?: string;
-  log?: (line: string) => void;
+export type SandboxStartOptions = SandboxOptions & { host: string; port: number };
+
+/** `--faults` / `--part-faults`: a comma list of known kinds, de-duplicated. */
+function parseKinds(raw: string, flag: string): FaultKind[] {
+  const kinds = raw.split(',').map((k) => k.trim()).filter(Boolean);
+  const choices = `choose from ${ALL_FAULT_KINDS.join(',')}`;
+  if (kinds.length === 0) throw usageError(`${flag} is empty (${choices})`);
+  for (const k of kinds) {
+    if (!(ALL_FAULT_KINDS as readonly string[]).includes(k)) throw usageError(`${flag}: unknown kind '${k}' (${choices})`);
+  }
+  return [...new Set(kinds)] as FaultKind[];
 }
 
 /** Turn flags (+ env for credentials) into sandbox options; throws USAGE errors. Pure. */
@@ -57,28 +57,16 @@ export function serveOptions(f: ServeFlags, env: NodeJS.ProcessEnv, cwd: string)
   if (f.data) options.dataDir = resolve(cwd, f.data);
 
   let seedChosen = false;
-  const faults: NonNullable<SandboxStartOptions['faults']> = {};
+  const faults: NonNullable<SandboxOptions['faults']> = {};
   if (f.faultRate !== undefined) faults.rate = parsePositiveNumber(f.faultRate, '--fault-rate', { allowZero: true, max: 1 });
   if (f.faults !== undefined) {
-    const kinds = f.faults.split(',').map((k) => k.trim()).filter(Boolean);
-    if (kinds.length === 0) throw usageError('--faults is empty (choose from ' + FAULT_KINDS.join(',') + ')');
-    for (const k of kinds) {
-      if (!(FAULT_KINDS as readonly string[]).includes(k)) {
-        throw usageError(`--faults: unknown kind '${k}' (choose from ${FAULT_KINDS.join(',')})`);
-      }
-    }
-    faults.kinds = [...new Set(kinds)] as FaultKind[];
+    faults.kinds = parseKinds(f.faults, '--faults');
     // Kinds without a rate would inject nothing: default to 10 % so `--faults 429` does something.
     faults.rate ??= 0.1;
   }
   if (f.partFaultRate !== undefined) faults.partRate = parsePositiveNumber(f.partFaultRate, '--part-fault-rate', { allowZero: true, max: 1 });
   if (f.partFaults !== undefined) {
-    const kinds = f.partFaults.split(',').map((k) => k.trim()).filter(Boolean);
-    if (kinds.length === 0) throw usageError('--part-faults is empty (choose from ' + FAULT_KINDS.join(',') + ')');
-    for (const k of kinds) {
-      if (!(FAULT_KINDS as readonly string[]).includes(k)) throw usageError(`--part-faults: unknown kind '${k}' (choose from ${FAULT_KINDS.join(',')})`);
-    }
-    faults.partKinds = [...new Set(kinds)] as FaultKind[];
+    faults.partKinds = parseKinds(f.partFaults, '--part-faults');
     faults.partRate ??= 0.1;
   }
   if (f.seed !== undefined) faults.seed = parseIntInRange(f.seed, 0, 2 ** 32 - 1, '--seed');
@@ -129,8 +117,8 @@ export async function runServeCommand(flags: ServeFlags, ctx: CliContext): Promi
   if (options.faults) {
     const f = options.faults;
     err(
-      `faults: rate ${f.rate ?? 0}, kinds ${(f.kinds ?? FAULT_KINDS.filter((k) => k !== 'cut')).join(',')}, ` +
-        `part rate ${f.partRate ?? 0}, part kinds ${(f.partKinds ?? ['cut']).join(',')}, seed ${f.seed ?? 'default'}` +
+      `faults: rate ${f.rate ?? 0}, kinds ${(f.kinds ?? DEFAULT_FAULTS.kinds).join(',')}, ` +
+        `part rate ${f.partRate ?? 0}, part kinds ${(f.partKinds ?? DEFAULT_FAULTS.partKinds).join(',')}, seed ${f.seed ?? 'default'}` +
         (seedChosen ? ` (random; replay with --seed ${f.seed})` : ''),
     );
   }

@@ -249,15 +249,16 @@ export class TtyRenderer implements Renderer {
   #rateOrigin?: { t0: number; v0: number };
 
   readonly #totalFormat: FormatFn = () => {
-    const s = this.stats;
-    const frac = s.bytesTotal > 0 ? s.bytesSent / s.bytesTotal : s.filesTotal > 0 ? s.filesDone / s.filesTotal : 0;
-    if (!this.#rateOrigin && s.bytesSent > 0) this.#rateOrigin = { t0: Date.now(), v0: s.bytesSent };
+    // The stats getters walk every batch and file: read each once per frame.
+    const { bytesSent: sent, bytesTotal: total, filesDone: done, filesTotal: files, batchesInFlight, retries } = this.stats;
+    const frac = total > 0 ? sent / total : files > 0 ? done / files : 0;
+    if (!this.#rateOrigin && sent > 0) this.#rateOrigin = { t0: Date.now(), v0: sent };
     const o = this.#rateOrigin;
     const line =
       `total ${bar(frac, 24)} ${percent(frac * 100, 100).padStart(4)} ` +
-      `${formatBytes(s.bytesSent)}/${formatBytes(s.bytesTotal)}${o ? rateEta(s.bytesSent - o.v0, Date.now() - o.t0, s.bytesTotal - s.bytesSent) : ''} | ` +
-      `${s.filesDone}/${s.filesTotal} files | ${s.batchesInFlight} in flight` +
-      (s.retries ? ` | ${s.retries} ${s.retries === 1 ? 'retry' : 'retries'}` : '');
+      `${formatBytes(sent)}/${formatBytes(total)}${o ? rateEta(sent - o.v0, Date.now() - o.t0, total - sent) : ''} | ` +
+      `${done}/${files} files | ${batchesInFlight} in flight` +
+      (retries ? ` | ${retries} ${retries === 1 ? 'retry' : 'retries'}` : '');
     return this.#fit(line);
   };
 
