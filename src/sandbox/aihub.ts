@@ -149,14 +149,21 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
   const counters = { contexts: {} as Record<string, number>, partsReceived: 0, partsOutOfOrder: 0, sessionsStarted: 0, sessionsCommitted: 0, sessionsAborted: 0 };
   let partSeq = 0;
 
-  // ---- persistence (serialised writes of the whole, small, state) ----
+  // ---- persistence (serialised writes of the whole state) ----
   let writing: Promise<void> = Promise.resolve();
+  let queued: Promise<void> | undefined;
   const persist = (): Promise<void> => {
+    // A write that has not started yet will include this change too: share it. So the changes
+    // made while one write runs cost one more write, not one each (a batch of N files is not N
+    // rewrites of the whole state).
+    if (queued) return queued;
     const next = writing.then(async () => {
+      queued = undefined; // the state is serialised below, in this same tick
       const tmp = `${stateFile}.${randomBytes(4).toString('hex')}.tmp`;
       await writeFile(tmp, JSON.stringify({ nextBatchId, batches: [...batches.values()] }));
       await rename(tmp, stateFile);
     });
+    queued = next;
     writing = next.catch((err) => core.log(`aihub: persisting failed: ${String(err)}`));
     return next;
   };
