@@ -16,6 +16,7 @@ import { Http } from './http.js';
 import { decide, sha256File } from './incremental.js';
 import { Journal, defaultStateDir, type JournalState } from './journal.js';
 import { MANIFEST_VERSION, writeJsonAtomic, type Manifest, type ManifestEntry } from './manifest.js';
+import { DEFAULT_MAX_MEMORY, MemoryBudget } from './memory.js';
 import { checkTemplate, remoteName } from './naming.js';
 import { DEFAULTS, type UploadOptions } from './options.js';
 import { AdaptiveLimit, mapPool } from './pool.js';
@@ -180,6 +181,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
       retry: { maxRetries: opts.maxRetries },
       now,
       state: { get: (k) => journal!.kvGet(k), put: (k, v, o) => journal!.kvPut(k, v, o?.untilBatchDone) },
+      memory: new MemoryBudget(opts.maxMemory ?? DEFAULT_MAX_MEMORY),
     };
     let fatal: BatchupError | undefined;
     let extra: Record<string, unknown> | undefined; // top-level manifest fields from the provider

@@ -5,6 +5,7 @@
 import type { Emit, PlannedBatch } from './events.js';
 import type { Http } from './http.js';
 import type { ManifestEntry } from './manifest.js';
+import type { MemoryBudget } from './memory.js';
 import type { AuthOptions, ModeChoice, UploadOptions } from './options.js';
 import type { RetryPolicy } from './retry.js';
 import type { Item, RejectRule, ValidationPolicy } from './types.js';
@@ -60,6 +61,8 @@ export interface ProviderContext {
   /** Injectable clock (ms since epoch). */
   now: () => number;
   state: SessionState;
+  /** The run's --max-memory, shared by every batch and file that sends parts. */
+  memory: MemoryBudget;
 }
 
 export interface Provider {

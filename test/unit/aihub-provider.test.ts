@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { Http } from '../../src/core/http.js';
+import { DEFAULT_MAX_MEMORY, MemoryBudget } from '../../src/core/memory.js';
 import type { BatchupEvent } from '../../src/core/events.js';
 import type { ManifestEntry } from '../../src/core/manifest.js';
 import type { UploadOptions } from '../../src/core/options.js';
@@ -81,6 +82,7 @@ function ctxFor(
     retry: { maxRetries: 10, baseMs: 5, capMs: 40 },
     now: Date.now,
     state: o.state ?? memoryState(),
+    memory: new MemoryBudget(DEFAULT_MAX_MEMORY),
   };
 }
 

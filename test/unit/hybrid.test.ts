@@ -15,6 +15,7 @@ import { LIMITS, MESSAGES } from '../../src/providers/hybrid/contract.js';
 import { checkSession, hybrid } from '../../src/providers/hybrid/index.js';
 import { planHybrid } from '../../src/providers/hybrid/plan.js';
 import { Http } from '../../src/core/http.js';
+import { DEFAULT_MAX_MEMORY, MemoryBudget } from '../../src/core/memory.js';
 import type { BatchupEvent } from '../../src/core/events.js';
 import type { ProviderContext } from '../../src/core/provider.js';
 import type { Item } from '../../src/core/types.js';
@@ -269,6 +270,7 @@ describe('adapter', () => {
       retry: { maxRetries: 0 },
       now: Date.now,
       state: { get: (k) => kv.get(k) as never, put: (k, v) => (v === null ? kv.delete(k) : kv.set(k, v)) },
+      memory: new MemoryBudget(DEFAULT_MAX_MEMORY),
     };
     try {
       const item: Item = { source: path, kind: 'file', path, order: 0, name: 'a.mp4', size: 5000, mtimeMs: 1, format: 'mp4' };
@@ -309,6 +311,7 @@ describe('adapter: resume', () => {
       retry: { maxRetries: 2, baseMs: 1, capMs: 5 },
       now: Date.now,
       state: { get: (k) => kv.get(k) as never, put: (k, v) => (v === null ? kv.delete(k) : kv.set(k, v)) },
+      memory: new MemoryBudget(DEFAULT_MAX_MEMORY),
     });
     const item: Item = { source: path, kind: 'file', path, order: 0, name: 'big.mp4', size, mtimeMs: 1, format: 'mp4' };
     const [batch] = planHybrid({ items: [item], mode: 'auto' });

@@ -23,7 +23,7 @@ import { rawFileBody } from '../../core/bodies.js';
 import { BatchupError, configError, toBatchupError, usageError } from '../../core/errors.js';
 import type { ManifestEntry } from '../../core/manifest.js';
 import { writeJsonAtomic } from '../../core/manifest.js';
-import { DEFAULT_MAX_MEMORY, MemoryBudget } from '../../core/memory.js';
+import type { MemoryBudget } from '../../core/memory.js';
 import { planParts, sendParts } from '../../core/parts.js';
 import { derivedBatchId } from '../../core/plan.js';
 import { mapPool } from '../../core/pool.js';
@@ -98,8 +98,6 @@ export function planAihub(req: PlanRequest): BatchPlan[] {
   ];
 }
 
-/** One memory budget per run (--max-memory), shared by its batches and files. */
-const budgets = new WeakMap<object, MemoryBudget>();
 
 /** The AI Hub batch of a run, per run (UploadOptions object). */
 const resolved = new WeakMap<object, Promise<string>>();
@@ -236,8 +234,7 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
   const serverId = await resolving;
 
   // ---- files
-  let budget = budgets.get(ctx.options);
-  if (!budget) budgets.set(ctx.options, (budget = new MemoryBudget(ctx.options.maxMemory ?? DEFAULT_MAX_MEMORY)));
+  const budget = ctx.memory;
   let stop: BatchupError | undefined;
   await mapPool(toSend, Math.max(1, ctx.options.concurrency), async ({ it, index }) => {
     const e = { ...base(it, index), batchId: serverId };

@@ -21,7 +21,7 @@ import { rawFileBody } from '../../core/bodies.js';
 import { sha256File } from '../../core/incremental.js';
 import { BatchupError, configError, toBatchupError, usageError } from '../../core/errors.js';
 import type { ManifestEntry } from '../../core/manifest.js';
-import { DEFAULT_MAX_MEMORY, MemoryBudget, formatSize } from '../../core/memory.js';
+import { formatSize } from '../../core/memory.js';
 import { planParts, sendParts, type Part } from '../../core/parts.js';
 import { mapPool } from '../../core/pool.js';
 import type { BatchPlan, Provider, ProviderContext } from '../../core/provider.js';
@@ -78,14 +78,6 @@ function tokenOf(ctx: ProviderContext): string {
     throw configError('hybrid needs a bearer token: set BATCHUP_TOKEN (or --token-file, or `batchup config set token -`)');
   }
   return ctx.auth.token;
-}
-
-/** One memory budget per run, shared by every batch and file of it. */
-const budgets = new WeakMap<ProviderContext, MemoryBudget>();
-function budgetFor(ctx: ProviderContext): MemoryBudget {
-  let b = budgets.get(ctx);
-  if (!b) budgets.set(ctx, (b = new MemoryBudget(ctx.options.maxMemory ?? DEFAULT_MAX_MEMORY)));
-  return b;
 }
 
 /** The resume key of a file: endpoint + path + size + mtime (a changed file is a new upload). */
@@ -149,7 +141,7 @@ const partSize = (s: SavedUpload, size: number, n: number) => (s.isChunked ? Mat
 
 async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<ManifestEntry[]> {
   const api = new HybridApi(ctx.http, ctx.endpoint, tokenOf(ctx));
-  const budget = budgetFor(ctx);
+  const budget = ctx.memory;
   const startedAt = new Date(ctx.now()).toISOString();
   const channelId = ctx.options.providerOptions?.channelId;
   const retryOpts = (what: string) => ({
