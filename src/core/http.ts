@@ -85,6 +85,9 @@ export class Http {
   }
 }
 
+/** The server answered 404 (a session, batch or upload it no longer knows). */
+export const isNotFound = (err: unknown): boolean => err instanceof BatchupError && err.status === 404;
+
 /** The error for a non-2xx response, with retryability from its status and any Retry-After. */
 export function httpError(res: SendResponse, message: string): BatchupError {
   const retryAfter = parseRetryAfter(res.headers['retry-after']);

@@ -310,6 +310,3 @@ export function errorOf(res: SendResponse, what: string): BatchupError {
   return httpError(res, message);
 }
 
-/** Whether an error says the server does not know the thing (404). */
-export const isNotFound = (err: unknown): boolean => err instanceof BatchupError && err.status === 404;
-

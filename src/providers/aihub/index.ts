@@ -21,6 +21,7 @@
 import { basename, resolve } from 'node:path';
 import { rawFileBody } from '../../core/bodies.js';
 import { BatchupError, configError, toBatchupError, usageError } from '../../core/errors.js';
+import { isNotFound } from '../../core/http.js';
 import type { ManifestEntry } from '../../core/manifest.js';
 import { writeJsonAtomic } from '../../core/manifest.js';
 import type { MemoryBudget } from '../../core/memory.js';
@@ -30,7 +31,7 @@ import { mapPool } from '../../core/pool.js';
 import type { BatchPlan, PlanRequest, Provider, ProviderContext, ProviderFlag } from '../../core/provider.js';
 import { withRetry } from '../../core/retry.js';
 import type { Item, RejectRule } from '../../core/types.js';
-import { AihubApi, isNotFound, type Session } from './api.js';
+import { AihubApi, type Session } from './api.js';
 import { AIHUB_DEFAULT_ENDPOINT, LIMITS, appRef, checkIbContext, nameProblem, type PartAck, type RunFileResult, type RunInfo } from './contract.js';
 import { allResults, createBatch, findFile, startRun, waitForRun } from './ops.js';
 import { aihubPolicy } from './policy.js';

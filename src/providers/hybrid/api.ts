@@ -124,10 +124,6 @@ export function checkPresignedUrl(url: unknown): string {
   return u.href;
 }
 
-export function isNotFound(err: unknown): boolean {
-  return err instanceof BatchupError && err.status === 404;
-}
-
 /** The part numbers of a "Missing parts: 3, 7" answer, or undefined. */
 export function missingPartsOf(err: unknown): number[] | undefined {
   if (!(err instanceof BatchupError) || err.status !== 400) return undefined;
