@@ -23,6 +23,7 @@ import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { BatchupError } from './errors.js';
 import type { ManifestEntry } from './manifest.js';
+import { inputOf } from './zip-source.js';
 
 export type JournalRecord =
   | { t: 'file'; source: string; size: number; mtimeMs: number; sha256: string }
@@ -51,11 +52,6 @@ export interface JournalState {
   /** kv keys that live only until a batch's results are recorded. */
   kvBatch: Map<string, string>;
 }
-
-const inputOf = (source: string) => {
-  const i = source.indexOf('!/');
-  return i < 0 ? source : source.slice(0, i);
-};
 
 export function emptyState(): JournalState {
   return { files: new Map(), entries: new Map(), pending: new Map(), generations: new Map(), kv: new Map(), kvBatch: new Map() };

@@ -24,6 +24,7 @@ import type { BatchPlan, ProviderContext } from './provider.js';
 import { scan } from './scan.js';
 import type { Candidate, Item, Rejection } from './types.js';
 import { validateCandidate } from './validate/index.js';
+import { inputOf, zipEntrySource } from './zip-source.js';
 import { getProvider } from '../providers/registry.js';
 
 const VALIDATE_CONCURRENCY = 16;
@@ -225,7 +226,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
       try {
         const result = await provider.runBatch(batch, ctx);
         bytes += batch.bytes;
-        const byInput = groupBy(result, (e) => e.source.split('!/')[0]!);
+        const byInput = groupBy(result, (e) => inputOf(e.source));
         for (const it of batch.items) {
           if (it.kind !== 'file') continue;
           const own = (byInput.get(it.source) ?? []).filter((e) => e.source === it.source);
@@ -264,7 +265,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
         const base = { status: 'failed' as const, provider: provider.name, batchId: batch.batchId, mode: batch.mode, code: err.code, finishedAt };
         const list: ManifestEntry[] =
           it.format === 'zip' && it.zipEntries?.length
-            ? it.zipEntries.map((z) => ({ ...base, source: `${it.source}!/${z.path}`, size: z.size, format: z.format, error: `${it.source}!/${z.path}: ${err.message}` }))
+            ? it.zipEntries.map((z) => ({ ...base, source: zipEntrySource(it.source, z.path), size: z.size, format: z.format, error: `${zipEntrySource(it.source, z.path)}: ${err.message}` }))
             : [{ ...base, source: it.source, name: it.name, size: it.size, mtimeMs: it.mtimeMs, format: it.format, error: `${it.source}: ${err.message}` }];
         entries.set(it.order, list);
         out.push(...list);

@@ -8,6 +8,7 @@ import { resolve, isAbsolute } from 'node:path';
 import { globby, isDynamicPattern } from 'globby';
 import type { Candidate, Rejection } from './types.js';
 import { readManifest } from './manifest.js';
+import { inputOf } from './zip-source.js';
 import type { UploadOptions } from './options.js';
 
 export type ScanInput = Pick<UploadOptions, 'paths' | 'urlsFile' | 'fromManifests' | 'include' | 'exclude' | 'ignoreFile' | 'cwd' | 'stdin'>;
@@ -17,7 +18,6 @@ export interface ScanResult {
   rejections: Rejection[];
 }
 
-const ZIP_ENTRY_SEP = '!/';
 
 export async function scan(input: ScanInput): Promise<ScanResult> {
   const files = new Map<string, { size: number; mtimeMs: number }>();
@@ -72,7 +72,7 @@ export async function scan(input: ScanInput): Promise<ScanResult> {
   for (const m of input.fromManifests ?? []) {
     const manifest = await readManifest(resolve(input.cwd, m));
     for (const entry of manifest.entries) {
-      const source = entry.source.includes(ZIP_ENTRY_SEP) ? entry.source.slice(0, entry.source.indexOf(ZIP_ENTRY_SEP)) : entry.source;
+      const source = inputOf(entry.source);
       if (/^https?:\/\//i.test(source)) urls.add(source);
       else if (!files.has(source)) {
         const st = await stat(source).catch(() => undefined);
@@ -99,5 +99,3 @@ async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
   for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
   return Buffer.concat(chunks).toString('utf8');
 }
-
-export const zipEntrySource = (zipPath: string, entryPath: string) => `${zipPath}${ZIP_ENTRY_SEP}${entryPath}`;

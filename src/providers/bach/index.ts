@@ -10,7 +10,7 @@ import type { ManifestEntry } from '../../core/manifest.js';
 import { pollUntil } from '../../core/poll.js';
 import type { BatchPlan, Provider, ProviderContext } from '../../core/provider.js';
 import { withRetry } from '../../core/retry.js';
-import { zipEntrySource } from '../../core/scan.js';
+import { zipEntrySource } from '../../core/zip-source.js';
 import type { Item } from '../../core/types.js';
 import { BachApi, isBatchExists } from './api.js';
 import { BachAuth } from './auth.js';
