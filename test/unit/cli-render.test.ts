@@ -306,6 +306,9 @@ describe('TtyRenderer', () => {
     // machine is.
     vi.useFakeTimers();
     onTestFinished(() => void vi.useRealTimers());
+    // CI jobs set CI; a terminal is still a terminal there (ora alone would go static).
+    vi.stubEnv('CI', 'true');
+    onTestFinished(() => void vi.unstubAllEnvs());
     const sleep = (ms: number) => vi.advanceTimersByTime(ms);
     const r = new TtyRenderer({ stdout: sink(), stderr: err }, opts({ timer: true }));
     r.event({ type: 'reject', rejection: { source: '/x/bad.jpg', rule: 'corrupt', message: 'bad.jpg: corrupt' } });

@@ -162,6 +162,9 @@ export class TtyRenderer implements Renderer {
       color: this.#opts.color ? 'cyan' : false,
       discardStdin: false,
       hideCursor: true,
+      // The renderer was chosen because stderr is a terminal; ora would otherwise turn itself off
+      // whenever CI is set (a CI job with a pseudo-terminal) and print one static line instead.
+      isEnabled: true,
     }).start();
   }
 
