@@ -35,7 +35,7 @@ import {
 } from '../providers/aihub/contract.js';
 import { stripUndefined } from './faults.js';
 import { sniffExt } from './media.js';
-import type { Protocol, ProtocolFactory, RequestContext, SandboxCore } from './server.js';
+import { BodyTooLarge, type Protocol, type ProtocolFactory, type RequestContext, type SandboxCore } from './server.js';
 import type { Ingested } from './store.js';
 
 export const AIHUB_BASE = '/api/v2';
@@ -220,17 +220,10 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
   });
 
   async function readJson(ctx: RequestContext): Promise<Record<string, unknown>> {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-      n += chunk.length;
-      if (n > MAX_JSON) throw new BodyError('the body is too large');
-      chunks.push(chunk);
-    }
-    if (!ctx.req.complete) throw new Error('client aborted');
+    const body = await ctx.readBody(MAX_JSON);
     let v: unknown;
     try {
-      v = JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
+      v = JSON.parse(body.toString('utf8') || 'null');
     } catch (err) {
       throw new BodyError(`malformed JSON (${(err as Error).message})`);
     }
@@ -243,7 +236,7 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
     try {
       return await readJson(ctx);
     } catch (err) {
-      if (err instanceof BodyError) await fail(ctx, 400, MESSAGES.invalidBody(err.message));
+      if (err instanceof BodyError || err instanceof BodyTooLarge) await fail(ctx, 400, MESSAGES.invalidBody(err.message));
       else ctx.destroy();
       return undefined;
     }

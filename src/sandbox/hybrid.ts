@@ -251,14 +251,7 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
   };
 
   async function readJson(ctx: RequestContext): Promise<unknown> {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    for await (const c of ctx.req as AsyncIterable<Buffer>) {
-      n += c.length;
-      if (n > MAX_JSON_BODY) throw new Error('request body is too large');
-      chunks.push(c);
-    }
-    return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
+    return JSON.parse((await ctx.readBody(MAX_JSON_BODY)).toString('utf8') || 'null');
   }
 
   /**

@@ -107,6 +107,12 @@ export type ProtocolFactory = (core: SandboxCore) => Promise<Protocol> | Protoco
 
 const DEFAULT_PROCESS_MS = 5;
 
+export class BodyTooLarge extends Error {
+  constructor() {
+    super('the body is too large');
+  }
+}
+
 export class RequestContext {
   /** Added before the response is written ('slow'). */
   delayMs = 0;
@@ -127,6 +133,19 @@ export class RequestContext {
   get gone(): boolean {
     // A request whose body iterator was closed early has no socket any more.
     return this.res.destroyed || !this.req.socket || this.req.socket.destroyed;
+  }
+
+  /** The whole (small) request body; rejects past `maxBytes` (BodyTooLarge) or when the client aborts. */
+  async readBody(maxBytes: number): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const chunk of this.req as AsyncIterable<Buffer>) {
+      n += chunk.length;
+      if (n > maxBytes) throw new BodyTooLarge();
+      chunks.push(chunk);
+    }
+    if (!this.req.complete) throw new Error('client aborted');
+    return Buffer.concat(chunks);
   }
 
   async authorized(): Promise<boolean> {
