@@ -169,10 +169,8 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
   };
 
   // ---- helpers ----
-  const fail = (ctx: RequestContext, status: number, message: string, headers: Record<string, string> = {}) => {
-    if (!ctx.req.complete) ctx.req.resume();
-    return ctx.json(status, { message }, headers);
-  };
+  const fail = (ctx: RequestContext, status: number, message: string, headers: Record<string, string> = {}) =>
+    ctx.refuse(status, { message }, headers);
   const ibContext = (ctx: RequestContext) => {
     const v = ctx.req.headers['ib-context'];
     return typeof v === 'string' ? v : '';
@@ -557,10 +555,7 @@ async function createAihub(core: SandboxCore): Promise<Protocol> {
   async function sessionAction(ctx: RequestContext): Promise<void> {
     if (!(await enter(ctx))) return;
     const s = sessions.get(ctx.params.session_id!);
-    if (!s) {
-      if (!ctx.req.complete) ctx.req.resume();
-      return fail(ctx, 404, MESSAGES.sessionNotFound(ctx.params.session_id!));
-    }
+    if (!s) return fail(ctx, 404, MESSAGES.sessionNotFound(ctx.params.session_id!));
     const body = await jsonBody(ctx);
     if (!body) return;
     const b = batches.get(s.batch_id);

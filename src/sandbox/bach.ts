@@ -122,10 +122,8 @@ export const createBachProtocol: ProtocolFactory = async (core) => {
 
   // ---- helpers ----
   const envelope = <T>(data: T) => ({ code: 200, message: MESSAGES.success, data });
-  const fail = (ctx: RequestContext, status: number, code: number, message: string) => {
-    if (!ctx.req.complete) ctx.req.resume(); // let the client finish sending; it then reads the answer
-    return ctx.json(status, { code, message });
-  };
+  const fail = (ctx: RequestContext, status: number, code: number, message: string) =>
+    ctx.refuse(status, { code, message });
   const bad = (ctx: RequestContext, message: string) => fail(ctx, 400, CODES.validation, message);
   const unauthorized = (ctx: RequestContext) => fail(ctx, 401, CODES.unauthorized, MESSAGES.unauthorized);
   const newBatchId = () => {

@@ -235,10 +235,8 @@ export const createHybridProtocol: ProtocolFactory = async (core) => {
 
   // ---- helpers ----
   const ok = <T>(ctx: RequestContext, data: T, headers: Record<string, string> = {}) => ctx.json(200, { success: true, data }, headers);
-  const fail = (ctx: RequestContext, status: number, message: string, headers: Record<string, string> = {}) => {
-    if (!ctx.req.complete) ctx.req.resume(); // let the client finish sending; it then reads the answer
-    return ctx.json(status, { success: false, message }, headers);
-  };
+  const fail = (ctx: RequestContext, status: number, message: string, headers: Record<string, string> = {}) =>
+    ctx.refuse(status, { success: false, message }, headers);
   const authorized = async (ctx: RequestContext) => {
     if (await ctx.authorized()) return true;
     await fail(ctx, 401, MESSAGES.unauthorized);

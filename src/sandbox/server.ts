@@ -157,6 +157,12 @@ export class RequestContext {
     await this.send(status, { 'content-type': 'application/json; charset=utf-8', ...headers }, text);
   }
 
+  /** An answer that may come before the body was read: let the client finish sending, so it reads the answer. */
+  refuse(status: number, body: unknown, headers: Record<string, string> = {}): Promise<void> {
+    if (!this.req.complete) this.req.resume();
+    return this.json(status, body, headers);
+  }
+
   async send(status: number, headers: Record<string, string | number>, body?: string | Buffer | Readable): Promise<void> {
     if (this.delayMs > 0) await sleep(this.delayMs, this.core.signal);
     if (this.lost) {
