@@ -39,12 +39,16 @@ async function* readFile(src: FileSource): AsyncGenerator<Buffer> {
     if (sent > src.size) break;
     hash.update(buf);
     src.onProgress?.(sent);
+    // Report the hash BEFORE the last yield: a consumer that has its Content-Length bytes never
+    // asks for more, so code after the final yield may never run.
+    if (sent === src.size) src.onDone?.(hash.digest('hex'));
     yield buf;
+    if (sent === src.size) return;
   }
   if (sent !== src.size) {
     throw new BatchupError('VALIDATION', `${src.path}: file changed while uploading (expected ${src.size} bytes, read ${sent})`, { retryable: false });
   }
-  src.onDone?.(hash.digest('hex'));
+  src.onDone?.(hash.digest('hex')); // an empty file: no chunk came
 }
 
 // ---------- multipart/form-data ----------
@@ -142,4 +146,25 @@ export function jsonArrayBody(head: Record<string, string>, arrayField: string, 
 /** A file as a raw request body (aihub's PUT of a batch file): streamed, hashed, with progress. */
 export function rawFileBody(file: FileSource, contentType = 'application/octet-stream'): StreamingBody {
   return { contentType, length: file.size, open: () => readFile(file) };
+}
+
+/**
+ * A raw file body whose `sha256()` is the hash of the bytes the last `open()` handed out. It
+ * throws (INTERNAL) if asked before the whole file went out, so a missing hash can never be
+ * compared as if it were one.
+ */
+export function hashedFileBody(path: string, size: number, onProgress?: (sent: number) => void): StreamingBody & { sha256(): string } {
+  let digest: string | undefined;
+  const body = rawFileBody({ path, size, onProgress, onDone: (h) => (digest = h) });
+  return {
+    ...body,
+    open() {
+      digest = undefined;
+      return body.open();
+    },
+    sha256() {
+      if (digest === undefined) throw new BatchupError('INTERNAL', `${path}: the body was not read to its end, so its sha256 is unknown`, { retryable: false });
+      return digest;
+    },
+  };
 }

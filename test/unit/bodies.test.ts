@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import busboy from 'busboy';
 import { describe, expect, it } from 'vitest';
-import { jsonArrayBody, multipartBody, base64Length } from '../../src/core/bodies.js';
+import { jsonArrayBody, multipartBody, base64Length, rawFileBody } from '../../src/core/bodies.js';
 
 async function collect(iter: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -80,5 +80,40 @@ describe('jsonArrayBody', () => {
     files.forEach((f, i) => expect(Buffer.from(parsed.images[i].image_base64, 'base64').equals(f.data)).toBe(true));
     expect(parsed.images.at(-1)).toEqual({ image_name: 'u', image_url: 'http://x/u.png' });
     expect(base64Length(4)).toBe(8);
+  });
+});
+
+describe('rawFileBody', () => {
+  /** Like an HTTP client with a Content-Length: stops pulling once it has `length` bytes. */
+  async function takeExactly(iter: AsyncIterable<Uint8Array>, length: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let n = 0;
+    const it = iter[Symbol.asyncIterator]();
+    while (n < length) {
+      const r = await it.next();
+      if (r.done) break;
+      parts.push(Buffer.from(r.value));
+      n += r.value.length;
+    }
+    return Buffer.concat(parts);
+  }
+
+  it.each([
+    ['small (one read)', 2 * 1024],
+    ['chunked stream', 2 * 1024 * 1024 + 7],
+  ])('reports the sha256 of a %s file once its last byte is handed out, without a further pull', async (_label, bytes) => {
+    const f = await fixture(bytes);
+    let sha: string | undefined;
+    const body = rawFileBody({ path: f.path, size: bytes, onDone: (h) => (sha = h) });
+    const got = await takeExactly(body.open(), body.length);
+    expect(got.equals(f.data)).toBe(true);
+    expect(sha).toBe(f.sha);
+  });
+
+  it('an empty file still reports its hash', async () => {
+    const f = await fixture(0);
+    let sha: string | undefined;
+    await collect(rawFileBody({ path: f.path, size: 0, onDone: (h) => (sha = h) }).open());
+    expect(sha).toBe(f.sha);
   });
 });

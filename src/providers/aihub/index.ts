@@ -19,7 +19,7 @@
  *   are rejected (`duplicate-name`) — in one batch the later PUT would silently replace the first.
  */
 import { basename, resolve } from 'node:path';
-import { rawFileBody } from '../../core/bodies.js';
+import { hashedFileBody } from '../../core/bodies.js';
 import { BatchupError, configError, toBatchupError, usageError } from '../../core/errors.js';
 import { isNotFound } from '../../core/http.js';
 import type { ManifestEntry } from '../../core/manifest.js';
@@ -325,9 +325,12 @@ async function uploadFile(u: FileUpload, planId: string): Promise<Uploaded> {
   const size = it.size!;
   const progress = (sent: number) => ctx.emit({ type: 'file-progress', batchId: planId, source: it.source, sent, total: size });
   if (!isMultipart(it)) {
-    let sha256: string | undefined;
-    await withRetry(
-      () => api.putFile(batchId, it.name, rawFileBody({ path: it.path!, size, onProgress: progress, onDone: (h) => (sha256 = h) }), ctx.signal),
+    const sha256 = await withRetry(
+      async () => {
+        const body = hashedFileBody(it.path!, size, progress);
+        await api.putFile(batchId, it.name, body, ctx.signal);
+        return body.sha256();
+      },
       { policy: ctx.retry, signal: ctx.signal, onRetry },
     );
     return { upload: 'put', sha256 };

@@ -17,7 +17,7 @@
  * Presigned URLs never get the token (see api.ts).
  */
 import { createHash } from 'node:crypto';
-import { rawFileBody } from '../../core/bodies.js';
+import { hashedFileBody } from '../../core/bodies.js';
 import { sha256File } from '../../core/incremental.js';
 import { BatchupError, configError, toBatchupError, usageError } from '../../core/errors.js';
 import { isNotFound } from '../../core/http.js';
@@ -299,10 +299,9 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<Manifes
       async () => {
         if (last) await book.refresh(0, last.url, last.err.status === 403);
         used = book.url(0);
-        let sha256 = '';
-        const body = rawFileBody({ path: it.path!, size, onProgress: progress, onDone: (h) => (sha256 = h) });
+        const body = hashedFileBody(it.path!, size, progress);
         await putPresigned(ctx.http, used, { length: size, stream: body.open() }, ctx.signal);
-        return sha256;
+        return body.sha256();
       },
       {
         ...retryOpts(`PUT ${it.name}`),
