@@ -32,6 +32,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { BatchupError, configError, usageError } from '../core/errors.js';
 import { DEFAULTS, type AuthOptions, type ModeChoice } from '../core/options.js';
+import { parseIntInRange } from '../core/parse.js';
 
 export const CONFIG_KEYS = [
   'endpoint',
@@ -244,33 +245,6 @@ export function validateValue(key: ConfigKey, value: string, where: string, kind
     default:
       return v;
   }
-}
-
-/** Parse a whole number within [min, max]; `what` names it in the error. */
-export function parseIntInRange(
-  raw: string | number,
-  min: number,
-  max: number,
-  what: string,
-  kind: 'usage' | 'config' = 'usage',
-): number {
-  const s = String(raw).trim();
-  const n = /^[+]?\d+$/.test(s) ? Number(s) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const msg = `${what} must be a whole number from ${min} to ${max}, got "${s}"`;
-    throw kind === 'usage' ? usageError(msg) : configError(msg);
-  }
-  return n;
-}
-
-/** Parse a positive number (seconds etc.), allowing decimals. */
-export function parsePositiveNumber(raw: string, what: string, { allowZero = false, max = Infinity } = {}): number {
-  const s = String(raw).trim();
-  const n = /^[+]?(\d+\.?\d*|\.\d+)$/.test(s) ? Number(s) : NaN;
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0) || n > max) {
-    throw usageError(`${what} must be a ${allowZero ? 'non-negative' : 'positive'} number${Number.isFinite(max) ? ` up to ${max}` : ''}, got "${s}"`);
-  }
-  return n;
 }
 
 export interface SettingsFlags {

@@ -10,9 +10,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BatchupError, toBatchupError } from '../core/errors.js';
 import { EXIT, EXIT_CODE_HELP, exitCodeForError, hintFor } from './exit-codes.js';
-import { addManageCommands, collect } from './commands/manage-program.js';
+import { addProviderCommands, collect, optionOf } from './commands/provider-program.js';
 import { redact } from './redact.js';
-import type { ProviderFlag } from '../core/provider.js';
+import type { AnyProvider, FlagSpec } from '../core/provider.js';
 import type { OutStream } from './render/types.js';
 
 export interface CliIO {
@@ -103,15 +103,16 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     };
   };
 
-  // Provider-specific upload flags (Provider.flags) are only known once the providers load; do
-  // that only when the command line mentions `upload`, so other commands stay fast.
-  const providerFlags = argv.slice(2).includes('upload') ? await loadProviderFlags() : [];
+  // The provider modules declare upload flags and management commands; `serve` and `config` need
+  // none of them, so they start without loading the providers.
+  const command = argv.slice(2).find((a) => !a.startsWith('-'));
+  const providers = command === 'serve' || command === 'config' ? [] : (await import('../providers/registry.js')).providers();
   const program = buildProgram(ctx, {
     setExit: (code) => {
       exitCode = code;
     },
     installSignals,
-    providerFlags,
+    providers,
   });
 
   try {
@@ -151,27 +152,21 @@ export function reportError(err: unknown, ctx: Pick<CliContext, 'stdout' | 'stde
 interface ProgramHooks {
   setExit: (code: number) => void;
   installSignals: () => void;
-  /** Extra `upload` flags declared by providers. */
-  providerFlags?: (ProviderFlag & { providers: string[] })[];
+  /** The provider modules (their upload flags and management commands). */
+  providers?: readonly AnyProvider[];
 }
 
-/** Every provider's extra flags, merged by flag syntax, each with the providers that take it. */
-export async function loadProviderFlags(): Promise<(ProviderFlag & { providers: string[] })[]> {
-  try {
-    const { providerNames, getProvider } = await import('../providers/registry.js');
-    const byFlags = new Map<string, ProviderFlag & { providers: string[] }>();
-    for (const name of providerNames()) {
-      for (const f of getProvider(name).flags ?? []) {
-        const known = byFlags.get(f.flags);
-        if (known) known.providers.push(name);
-        else byFlags.set(f.flags, { ...f, providers: [name] });
-      }
+/** Every provider's upload flags, merged by flag syntax, each with the providers that take it. */
+export function mergedProviderFlags(providers: readonly AnyProvider[]): (FlagSpec & { providers: string[] })[] {
+  const byFlags = new Map<string, FlagSpec & { providers: string[] }>();
+  for (const p of providers) {
+    for (const f of p.flags) {
+      const known = byFlags.get(f.flags);
+      if (known) known.providers.push(p.name);
+      else byFlags.set(f.flags, { ...f, providers: [p.name] });
     }
-    return [...byFlags.values()];
-  } catch {
-    // A broken provider module must not break --help; the upload itself will report it.
-    return [];
   }
+  return [...byFlags.values()];
 }
 
 export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
@@ -198,7 +193,7 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     .option('--include <glob>', 'only files matching (repeatable)', collect)
     .option('--exclude <glob>', 'leave out files matching (repeatable)', collect)
     .option('--ignore-file <file>', 'a .gitignore-style file of patterns to leave out')
-    .option('--provider <name>', 'provider (env BATCHUP_PROVIDER; default bach)')
+    .option('--provider <name>', `provider: ${(hooks.providers ?? []).map((p) => p.name).join(', ') || 'bach'} (env BATCHUP_PROVIDER; default bach)`)
     .option('--endpoint <url>', 'API base URL (env BATCHUP_ENDPOINT; e.g. https://api-gen-na.bach.art/api/vdr)')
     .option('--token-file <file>', 'read the API token from this file (mode 0600)')
     .option('--manifest <path>', 'where to write the manifest (env BATCHUP_MANIFEST; default batchup-manifest.json)')
@@ -216,15 +211,15 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     .option('--batch-size <n>', 'at most N files per batch (default: the provider limit, 300 for bach)')
     .option('--max-retries <n>', 'retries per request (default 6)')
     .option('--max-memory <size>', 'memory for file parts in flight, e.g. 64MiB, 1G (chunked uploads; default 64MiB)')
-    .option('--timeout <seconds>', 'per-request timeout without progress (default 120)')
+    .option('--timeout <duration>', 'per-request timeout without progress, e.g. 90s, 2m (default 120s)')
+    .option('--allow-insecure-http', 'send credentials over plain http to a host that is not this machine (a trusted network only)')
     .option('--json', 'NDJSON events on stdout')
     .addOption(new Option('-q, --quiet', 'only errors and the final summary').conflicts('verbose'))
     .option('-v, --verbose', 'also retries and per-file successes')
     .option('--no-progress', 'no progress bars or progress lines');
-  for (const f of hooks.providerFlags ?? []) {
-    const env = f.env ? `; env ${f.env}` : '';
+  for (const f of mergedProviderFlags(hooks.providers ?? [])) {
     try {
-      upload.addOption(new Option(f.flags, `${f.description} (${f.providers.join(', ')}${env})`));
+      upload.addOption(optionOf({ ...f, env: undefined, required: false }, ` (${f.providers.join(', ')}${f.env ? `; env ${f.env}` : ''})`));
     } catch {
       // Clashes with a built-in flag: the built-in wins.
     }
@@ -264,8 +259,8 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
       hooks.setExit(await runServeCommand(opts, ctx));
     });
 
-  // ---------------------------------------------------------------------- batches, runs (aihub)
-  addManageCommands(program, ctx, hooks);
+  // ----------------------------------------------- the providers' own commands (batches, runs, …)
+  addProviderCommands(program, hooks.providers ?? [], ctx, hooks);
 
   // ------------------------------------------------------------------------------------ config
   const config = program

@@ -5,7 +5,8 @@
 import type { Rejection } from './types.js';
 import type { ManifestEntry } from './manifest.js';
 
-export type UploadMode = 'sync' | 'async';
+/** The upload path a provider took, in its own words (bach `sync`/`async`, hybrid `put`/`chunked`, …). */
+export type UploadMode = string;
 
 export interface PlannedBatch {
   /** Deterministic client-side batch id (sent as `batch_id`). */
@@ -29,7 +30,8 @@ export type BatchupEvent =
   | { type: 'plan'; provider: string; batches: PlannedBatch[]; dryRun: boolean }
   | { type: 'batch-start'; batchId: string; mode: UploadMode; files: number; bytes: number }
   /** Bytes of one file sent so far within its batch request (fires as the body streams). */
-  | { type: 'file-progress'; batchId: string; source: string; sent: number; total: number }
+  /** `resumed`: bytes of it the server already had from an earlier run (not sent by this one). */
+  | { type: 'file-progress'; batchId: string; source: string; sent: number; total: number; resumed?: number }
   | { type: 'batch-submitted'; batchId: string; mode: UploadMode; attempt: number }
   | { type: 'retry'; batchId: string; attempt: number; delayMs: number; error: string; code: string; status?: number }
   | { type: 'poll'; batchId: string; status: string; processed: number; total: number }

@@ -1,8 +1,8 @@
 /**
  * Incremental runs: decide from the journal, before any file is read, whether an input can be
  * skipped. Unchanged = same size and mtime (a stat), or — when only the mtime moved — the same
- * sha256 (one read). A skipped input keeps its earlier entries, unless their URLs expire within
- * `refreshBeforeMs`, in which case it is uploaded again.
+ * sha256 (one read); and done with the same provider parameters. A skipped input keeps its
+ * earlier entries, unless their URLs expire within `refreshBeforeMs`: then it is uploaded again.
  */
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -13,10 +13,12 @@ import type { Candidate } from './types.js';
 
 export type Decision =
   | { skip: true; entries: ManifestEntry[]; rehashed?: { sha256: string } }
-  | { skip: false; reason: 'new' | 'changed' | 'expiring' | 'not-uploaded' | 'forced' };
+  | { skip: false; reason: 'new' | 'changed' | 'expiring' | 'not-uploaded' | 'forced' | 'params-changed' };
 
 export interface DecideOptions {
   force: boolean;
+  /** The provider's fingerprint of this run's parameters: inputs done under others are done again. */
+  params?: string;
   refreshBeforeMs: number;
   now: number;
   hashFile?: (path: string) => Promise<string>;
@@ -27,10 +29,11 @@ export async function decide(c: Candidate, state: JournalState, o: DecideOptions
   if (!prev?.length) return { skip: false, reason: 'new' };
   if (o.force) return { skip: false, reason: 'forced' };
   if (!prev.every((e) => e.status === 'uploaded' || e.status === 'skipped')) return { skip: false, reason: 'not-uploaded' };
+  if ((state.params.get(c.source) ?? '') !== (o.params ?? '')) return { skip: false, reason: 'params-changed' };
   const expiry = Math.min(...prev.map((e) => (e.expiresAt ? Date.parse(e.expiresAt) : Number.POSITIVE_INFINITY)));
   if (expiry - o.now < o.refreshBeforeMs) return { skip: false, reason: 'expiring' };
   const carried = prev.map((e) => ({ ...e, status: 'skipped' as const }));
-  if (c.kind === 'url') return { skip: true, entries: carried };
+  if (c.kind !== 'file') return { skip: true, entries: carried };
 
   const fp = state.files.get(c.source);
   if (!fp || fp.size !== c.size) return { skip: false, reason: 'changed' };
@@ -52,12 +55,4 @@ export async function sha256File(path: string, opts: { size?: number; signal?: A
     throw new BatchupError('VALIDATION', `${path}: file changed (expected ${opts.size} bytes, read ${read})`, { retryable: false });
   }
   return h.digest('hex');
-}
-
-/** "3d", "12h", "90m", "45s", "1500ms" or plain seconds → milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
-  if (!m) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's').toLowerCase() as 'ms'];
-  return Math.round(Number(m[1]) * unit);
 }

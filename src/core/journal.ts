@@ -7,11 +7,20 @@
  * Records (`t` = type):
  *   file     {source, size, mtimeMs, sha256}             content fingerprint (from a full read)
  *   batch    {batchId, mode, sources[]}                  about to submit these, under this id
- *   entries  {batchId, entries[]}                        final per-image results of a batch
+ *   entries  {batchId, entries[], params?}               final per-output results of a batch
+ *   done     {source, entries[], params?, drop?}         one input final before its batch ended
+ *                                                        (a file completed mid-batch); `drop`: kv
+ *                                                        keys (its handles) gone with it
  *   forget   {sources[]}                                 drop these (pruned, or forced re-upload)
  *   kv       {key, value, batch?}                        provider session state (upload ids, parts);
  *                                                        with `batch`, dropped once that batch's entries land
  *   gen      {source, n}                                 times a source was batched (compacted form)
+ *   salt     {value}                                     this state's own salt for derived batch ids, so
+ *                                                        another manifest's upload of the same files
+ *                                                        never finds (and adopts) this one's batches
+ *
+ * `params` is the provider's fingerprint of its options (claid operations, an aihub batch name…):
+ * an input done under other parameters is not done.
  *
  * A lock file (pid, host, start time) keeps two runs off the same state; a lock whose process is
  * gone (same host) is stale and taken over.
@@ -20,23 +29,27 @@ import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { BatchupError } from './errors.js';
 import type { ManifestEntry } from './manifest.js';
 import { inputOf } from './zip-source.js';
 
 export type JournalRecord =
   | { t: 'file'; source: string; size: number; mtimeMs: number; sha256: string }
-  | { t: 'batch'; batchId: string; mode: 'sync' | 'async'; sources: string[] }
-  | { t: 'entries'; batchId: string; entries: ManifestEntry[] }
+  | { t: 'batch'; batchId: string; mode: string; sources: string[]; at?: number }
+  | { t: 'entries'; batchId: string; entries: ManifestEntry[]; params?: string }
+  | { t: 'done'; source: string; entries: ManifestEntry[]; params?: string; drop?: string[] }
   | { t: 'forget'; sources: string[] }
   | { t: 'kv'; key: string; value: unknown; batch?: string }
-  | { t: 'gen'; source: string; n: number };
+  | { t: 'gen'; source: string; n: number }
+  | { t: 'salt'; value: string };
 
 export interface PendingBatch {
   batchId: string;
-  mode: 'sync' | 'async';
+  mode: string;
   sources: string[];
+  /** When it was announced (ms since epoch), just before its submission. */
+  at?: number;
 }
 
 /** State folded from the records. Keys are input sources (ZIP entries grouped under their ZIP). */
@@ -44,6 +57,8 @@ export interface JournalState {
   files: Map<string, { size: number; mtimeMs: number; sha256: string }>;
   /** Latest final entries per input source. */
   entries: Map<string, ManifestEntry[]>;
+  /** The provider parameters each input's entries were made with ('' when none). */
+  params: Map<string, string>;
   /** Batches announced but without results: on resume they are polled, not resubmitted. */
   pending: Map<string, PendingBatch>;
   /** How many times each source has been put in a batch (salts derived batch ids). */
@@ -51,10 +66,11 @@ export interface JournalState {
   kv: Map<string, unknown>;
   /** kv keys that live only until a batch's results are recorded. */
   kvBatch: Map<string, string>;
+  salt: string;
 }
 
 export function emptyState(): JournalState {
-  return { files: new Map(), entries: new Map(), pending: new Map(), generations: new Map(), kv: new Map(), kvBatch: new Map() };
+  return { files: new Map(), entries: new Map(), params: new Map(), pending: new Map(), generations: new Map(), kv: new Map(), kvBatch: new Map(), salt: '' };
 }
 
 export function fold(state: JournalState, r: JournalRecord): void {
@@ -63,7 +79,7 @@ export function fold(state: JournalState, r: JournalRecord): void {
       state.files.set(r.source, { size: r.size, mtimeMs: r.mtimeMs, sha256: r.sha256 });
       break;
     case 'batch':
-      state.pending.set(r.batchId, { batchId: r.batchId, mode: r.mode, sources: r.sources });
+      state.pending.set(r.batchId, { batchId: r.batchId, mode: r.mode, sources: r.sources, ...(r.at ? { at: r.at } : {}) });
       for (const s of r.sources) state.generations.set(s, (state.generations.get(s) ?? 0) + 1);
       break;
     case 'entries': {
@@ -80,17 +96,32 @@ export function fold(state: JournalState, r: JournalRecord): void {
         if (list) list.push(e);
         else grouped.set(k, [e]);
       }
-      for (const [k, v] of grouped) state.entries.set(k, v);
+      for (const [k, v] of grouped) {
+        state.entries.set(k, v);
+        state.params.set(k, r.params ?? '');
+      }
       break;
     }
+    case 'done':
+      state.entries.set(r.source, r.entries);
+      state.params.set(r.source, r.params ?? '');
+      for (const key of r.drop ?? []) {
+        state.kv.delete(key);
+        state.kvBatch.delete(key);
+      }
+      break;
     case 'forget':
       for (const s of r.sources) {
         state.entries.delete(s);
+        state.params.delete(s);
         state.files.delete(s);
       }
       break;
     case 'gen':
       state.generations.set(r.source, r.n);
+      break;
+    case 'salt':
+      state.salt = r.value;
       break;
     case 'kv':
       if (r.value === null) state.kv.delete(r.key);
@@ -147,7 +178,9 @@ export class Journal {
     const torn = text.length > 0 && !text.endsWith('\n');
     if (torn || records.length > 2 * snapshotRecords(state).length + 1000) await writeSnapshot(file, state);
     const fd = openSync(file, 'a');
-    return new Journal(dir, state, fd);
+    const journal = new Journal(dir, state, fd);
+    if (!state.salt) journal.append({ t: 'salt', value: randomBytes(8).toString('hex') }, true);
+    return journal;
   }
 
   /** Append a record; `commit` forces it to disk before returning (a commit point). */
@@ -176,9 +209,12 @@ export class Journal {
 }
 
 function snapshotRecords(state: JournalState): JournalRecord[] {
-  const out: JournalRecord[] = [];
+  const out: JournalRecord[] = state.salt ? [{ t: 'salt', value: state.salt }] : [];
   for (const [source, f] of state.files) out.push({ t: 'file', source, ...f });
-  for (const entries of state.entries.values()) out.push({ t: 'entries', batchId: entries[0]?.batchId ?? '', entries });
+  for (const [source, entries] of state.entries) {
+    const params = state.params.get(source);
+    out.push({ t: 'done', source, entries, ...(params ? { params } : {}) });
+  }
   for (const p of state.pending.values()) out.push({ t: 'batch', ...p });
   // After the pending batches (which count themselves again), so generations come out exact:
   // a re-upload must never reuse an earlier batch id.

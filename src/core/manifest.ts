@@ -32,7 +32,8 @@ export interface ManifestEntry {
   mtimeMs?: number;
   format?: string;
   batchId?: string;
-  mode?: 'sync' | 'async';
+  /** The upload path taken (bach `sync`/`async`; hybrid `put`/`chunked`; aihub `put`/`multipart`; …). */
+  mode?: string;
   /** Zero-based position in the batch's `files`/`images` array. */
   index?: number;
   /** ISO-8601 times. */
@@ -55,8 +56,8 @@ export interface Manifest {
   updatedAt: string;
   summary?: Omit<RunSummary, 'manifestPath'>;
   entries: ManifestEntry[];
-  /** Provider extras from Provider.afterUpload, e.g. aihub's app runs on the uploaded batch. */
-  runs?: unknown[];
+  /** Provider extras from ProviderRun.finish, e.g. aihub's `runs` (the app runs on the uploaded batch). */
+  [extra: string]: unknown;
 }
 
 /** Write JSON atomically: a crash leaves either the old file or the new one, never a mix. */

@@ -1,4 +1,6 @@
 /** Options of one upload run, as resolved by the CLI from flags > env > config file. */
+import type { Credentials } from './http.js';
+
 export type ModeChoice = 'auto' | 'sync' | 'async';
 
 export interface AuthOptions {
@@ -21,9 +23,11 @@ export interface UploadOptions {
   exclude?: string[];
   /** A .gitignore-style file of patterns to leave out. */
   ignoreFile?: string;
-  provider: string;
   endpoint: string;
-  auth: AuthOptions;
+  /** Made by the provider from the resolved token / key pair (undefined for a dry run). */
+  credentials?: Credentials;
+  /** The user accepted sending credentials over plain http to a host that is not this machine. */
+  allowInsecureHttp?: boolean;
   manifestPath: string;
   mode: ModeChoice;
   /** Batches in flight at once. */
@@ -47,8 +51,6 @@ export interface UploadOptions {
   cwd: string;
   /** Upper bound on bytes of file parts held in memory at once (chunked uploads). */
   maxMemory?: number;
-  /** Values of provider-specific flags (see Provider.flags), by key. */
-  providerOptions?: Record<string, string | boolean | undefined>;
   /** Journal folder (--state); default beside the manifest (see defaultStateDir). */
   stateDir?: string;
   /** Upload everything again, ignoring what the journal says is done (--force). */

@@ -7,7 +7,7 @@
  *   it first pays the part's size to the shared {@link MemoryBudget}, then reads the part from
  *   disk at its offset. So bytes held = parts in flight × part size, never more than the budget,
  *   however many files and batches share it. A part larger than the whole budget is a USAGE error.
- * - Each part is retried on its own (retryability is the error's; delays from core/retry.ts).
+ * - Each part is retried on its own (the one decision of core/retry.ts: `decideRetry`).
  *   While a part waits for its retry its memory is given back; the retry pays again and re-reads
  *   the part from disk. Nothing is kept beyond the parts in flight.
  * - `beforeRetry` runs before each retry (e.g. to fetch a fresh presigned URL for that part).
@@ -25,7 +25,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { BatchupError, interrupted, toBatchupError } from './errors.js';
 import { runningHash, sharedBuffer, type RunningHash } from './hash-thread.js';
 import { MemoryBudget } from './memory.js';
-import { DEFAULT_RETRY, retryDelay, sleep, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, NO_ATTEMPTS, decideRetry, sleep, type RetryPolicy } from './retry.js';
 
 export { MemoryBudget } from './memory.js';
 
@@ -214,6 +214,7 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
         const { part, hashed } = pulled;
         let buf: Buffer | undefined = pulled.buf;
         let held = part.size;
+        let attempts = NO_ATTEMPTS;
         try {
           for (let attempt = 0; ; attempt++) {
             try {
@@ -240,9 +241,10 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
             } catch (raw) {
               const err = toBatchupError(raw);
               if (inner.signal.aborted) throw o.signal?.aborted ? interrupted() : err;
-              if (!err.retryable || attempt >= policy.maxRetries) throw err;
-              if (err.retryAfter !== undefined && err.retryAfter * 1000 > policy.maxRetryAfterMs) throw err;
-              const delayMs = retryDelay(attempt + 1, err, undefined, policy);
+              const d = decideRetry(attempts, err, policy);
+              if (!d.retry) throw err;
+              attempts = d.attempts;
+              const delayMs = d.delayMs;
               o.onRetry?.(part, err, attempt + 1, delayMs);
               // Give the memory back while waiting; the retry pays again and re-reads from disk.
               // (The buffer is not reused: a failed request may still reference it.)

@@ -1,17 +1,23 @@
 /**
  * One upload run: scan → (skip what the journal says is done) → validate → plan →
- * transfer/poll (per provider) → manifest. Emits typed events for the renderers; never touches
- * the terminal or exits the process. Per-file problems become manifest entries; only whole-run
- * problems (usage, config, auth) throw, and even then the manifest is written first.
+ * transfer/poll (the provider's run) → manifest. Emits typed events for the renderers; never
+ * touches the terminal or exits the process. Per-file problems become manifest entries; only
+ * whole-run problems (usage, config, auth) throw, and even then the manifest is written first.
+ *
+ * The provider module comes from the caller (the CLI's registry): core knows no provider. What
+ * the module declares is enforced here: the input kinds and `--mode` values it takes, its
+ * parameters' fingerprint (an input done under other parameters is done again).
  *
  * Crash safety: every batch is announced in the journal (fsync) before it is submitted and its
  * results are journaled (fsync) before the manifest is rewritten (atomically), so a rerun after a
- * kill polls announced batches instead of resubmitting them and skips finished inputs.
+ * kill polls announced batches instead of resubmitting them and skips finished inputs. An input a
+ * provider finishes mid-batch (`settle`) is journaled at once.
  */
 import { setMaxListeners } from 'node:events';
 import { basename, resolve } from 'node:path';
-import { BatchupError, toBatchupError } from './errors.js';
-import type { Emit, RunSummary } from './events.js';
+import { inputEntry, failedEntry } from './entries.js';
+import { BatchupError, toBatchupError, usageError } from './errors.js';
+import type { BatchupEvent, Emit, RunSummary } from './events.js';
 import { Http } from './http.js';
 import { decide, sha256File } from './incremental.js';
 import { Journal, defaultStateDir, type JournalState } from './journal.js';
@@ -19,22 +25,35 @@ import { MANIFEST_VERSION, writeJsonAtomic, type Manifest, type ManifestEntry } 
 import { DEFAULT_MAX_MEMORY, MemoryBudget } from './memory.js';
 import { checkTemplate, remoteName } from './naming.js';
 import { DEFAULTS, type UploadOptions } from './options.js';
-import { AdaptiveLimit, mapPool } from './pool.js';
-import type { BatchPlan, ProviderContext } from './provider.js';
+import { planBatch } from './plan.js';
+import { mapPool } from './pool.js';
+import type { AnyProvider, BatchPlan, ProviderContext, ProviderRun } from './provider.js';
 import { scan } from './scan.js';
 import type { Candidate, Item, Rejection } from './types.js';
 import { validateCandidate } from './validate/index.js';
 import { inputOf, zipEntrySource } from './zip-source.js';
-import { getProvider } from '../providers/registry.js';
 
 const VALIDATE_CONCURRENCY = 16;
 /** Failures after which the server may still hold the batch. */
 const OUTCOME_UNKNOWN = new Set(['INTERRUPTED', 'NETWORK', 'HTTP_RETRYABLE', 'NOT_FOUND', 'PROTOCOL', 'REMOTE']);
 
-export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortSignal, now: () => number = Date.now): Promise<RunSummary> {
+const KIND_WORDS = { file: 'local files', url: 'URLs', storage: 'storage folders' } as const;
+
+export async function runUpload<O>(
+  provider: AnyProvider,
+  providerOptions: O,
+  opts: UploadOptions,
+  emit: Emit,
+  signal?: AbortSignal,
+  now: () => number = Date.now,
+): Promise<RunSummary> {
   const started = now();
-  const provider = getProvider(opts.provider);
+  if (opts.mode !== 'auto' && !provider.capabilities.modes.includes(opts.mode)) {
+    const takes = provider.capabilities.modes.length ? `it takes ${provider.capabilities.modes.join(', ')}` : 'it picks the path for each file itself';
+    throw usageError(`--mode ${opts.mode} does not apply to provider ${provider.name} (${takes})`);
+  }
   if (opts.nameTemplate) checkTemplate(opts.nameTemplate);
+  const params = provider.fingerprint?.(providerOptions) ?? '';
   const manifestPath = resolve(opts.cwd, opts.manifestPath);
   const stateDir = opts.stateDir ? resolve(opts.cwd, opts.stateDir) : defaultStateDir(manifestPath, provider.name, opts.endpoint);
 
@@ -59,10 +78,19 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
     };
     scanRejections.forEach((r, i) => rejected(r, -scanRejections.length + i));
 
-    // Incremental: inputs the journal knows as uploaded and unchanged are skipped on a stat alone.
+    // What the provider does not take at all is refused before anything is read.
+    const takes = new Set(provider.capabilities.inputs);
+    const accepted = candidates.filter((c) => {
+      if (takes.has(c.kind)) return true;
+      const only = [...takes].map((k) => KIND_WORDS[k]).join(' and ');
+      rejected({ source: c.source, rule: 'unsupported-type', message: `${c.source}: ${provider.name} takes ${only} only, not ${KIND_WORDS[c.kind]} (unsupported-type)`, size: c.size, mtimeMs: c.mtimeMs }, c.order);
+      return false;
+    });
+
+    // Incremental: inputs the journal knows as done, unchanged and with the same parameters are skipped on a stat alone.
     const toValidate: Candidate[] = [];
-    await mapPool(candidates, VALIDATE_CONCURRENCY, async (c) => {
-      const d = await decide(c, state, { force: !!opts.force, refreshBeforeMs: opts.refreshBeforeMs ?? DEFAULTS.refreshBeforeMs, now: now() });
+    await mapPool(accepted, VALIDATE_CONCURRENCY, async (c) => {
+      const d = await decide(c, state, { force: !!opts.force, params, refreshBeforeMs: opts.refreshBeforeMs ?? DEFAULTS.refreshBeforeMs, now: now() });
       if (!d.skip) return toValidate.push(c);
       if (d.rehashed) journal?.append({ t: 'file', source: c.source, size: c.size!, mtimeMs: c.mtimeMs!, sha256: d.rehashed.sha256 });
       entries.set(c.order, d.entries);
@@ -85,7 +113,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
     });
     items.sort((a, b) => a.order - b.order);
     // Provider rules that need the whole set (e.g. two inputs with one remote name), before planning.
-    for (const { item, rule, detail } of provider.screen?.(items) ?? []) {
+    for (const { item, rule, detail } of provider.screen?.(items, providerOptions) ?? []) {
       items.splice(items.indexOf(item), 1);
       rejected({ source: item.source, rule, message: `${basename(item.source)}: ${detail} (${rule})`, size: item.size, mtimeMs: item.mtimeMs }, item.order);
     }
@@ -101,32 +129,25 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
         continue;
       }
       for (const it of its) bySource.delete(it.source);
-      resumed.push({
-        batchId: p.batchId,
-        mode: p.mode,
-        reason: 'announced by an interrupted run: look it up, submit only if the server does not have it',
-        files: its.length,
-        images: its.reduce((n, it) => n + (it.format === 'zip' ? it.zipEntries?.length ?? 0 : 1), 0),
-        bytes: its.reduce((n, it) => n + (it.size ?? 0), 0),
-        sources: p.sources,
-        items: its,
-        resumed: true,
-      });
+      const reason = 'announced by an interrupted run: look it up, submit only if the server does not have it';
+      resumed.push({ ...planBatch(its, { batchId: p.batchId, mode: p.mode, reason, resumed: true }), announcedAt: p.at });
     }
     const fresh = items.filter((it) => bySource.has(it.source));
-    const batches = [...resumed, ...provider.plan({ items: fresh, mode: opts.mode, batchId: opts.batchId, maxBatchFiles: opts.maxBatchFiles })];
-    emit({ type: 'plan', provider: provider.name, dryRun: opts.dryRun, batches: batches.map(({ items: _items, resumed: _r, ...b }) => b) });
+    const batches = [...resumed, ...provider.plan({ items: fresh, mode: opts.mode, batchId: opts.batchId, maxBatchFiles: opts.maxBatchFiles, salt: state.salt })];
+    emit({ type: 'plan', provider: provider.name, dryRun: opts.dryRun, batches: batches.map(({ items: _items, resumed: _r, announcedAt: _a, ...b }) => b) });
 
     const all = () => [...[...entries.entries()].sort((a, b) => a[0] - b[0]).flatMap(([, e]) => e), ...keptGone.flat()];
     const counts = () => {
       const n = (s: ManifestEntry['status']) => [...entries.values()].flat().filter((e) => e.status === s).length;
       return { uploaded: n('uploaded'), skipped: n('skipped'), rejected: n('rejected'), failed: n('failed') };
     };
-    let bytes = 0;
+    // Bytes of file content this run really sent: the furthest each file's body got, less what the server already had.
+    const sent = new Map<string, { max: number; had: number }>();
+    const bytes = () => [...sent.values()].reduce((n, s) => n + Math.max(0, s.max - s.had), 0);
     let interrupted = false;
     const summary = (): RunSummary => ({
       ...counts(),
-      bytes,
+      bytes: bytes(),
       durationMs: now() - started,
       manifestPath: opts.dryRun ? undefined : manifestPath,
       interrupted,
@@ -139,6 +160,7 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
       return s;
     }
 
+    let extra: Record<string, unknown> | undefined; // top-level manifest fields from the provider
     const createdAt = new Date(started).toISOString();
     const writeManifest = async () => {
       const { manifestPath: _p, ...s } = summary();
@@ -156,7 +178,14 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
       await writeJsonAtomic(manifestPath, manifest);
     };
 
-    const http = new Http({ timeoutMs: opts.timeoutMs, connections: Math.max(4, opts.concurrency * 2) });
+    const http = new Http({
+      timeoutMs: opts.timeoutMs,
+      connections: Math.max(8, opts.concurrency * 2),
+      credentials: opts.credentials,
+      allowInsecureHttp: opts.allowInsecureHttp,
+      learnFirst: provider.capabilities.rateLimitHeaders,
+      now,
+    });
     // An internal controller so a fatal error (bad credentials) or --max-duration stops every batch.
     const ctl = new AbortController();
     setMaxListeners(0, ctl.signal); // every request and pause in flight listens to it
@@ -167,43 +196,57 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
     signal?.addEventListener('abort', stop, { once: true });
     if (signal?.aborted) stop(); // interrupted while scanning or validating
     const deadline = opts.maxDurationMs ? setTimeout(stop, opts.maxDurationMs) : undefined;
-    // 429/503 anywhere slows the whole pool down (AIMD); finished batches speed it up again.
-    const limit = new AdaptiveLimit(opts.concurrency);
-    const ctx: ProviderContext = {
+
+    const settled = new Set<string>();
+    const record = (e: BatchupEvent) => {
+      if (e.type === 'file-progress') {
+        const s = sent.get(e.source) ?? { max: 0, had: 0 };
+        s.max = Math.max(s.max, e.sent);
+        if (e.resumed !== undefined) s.had = Math.max(s.had, e.resumed);
+        sent.set(e.source, s);
+      }
+      emit(e);
+    };
+    const fingerprint = (it: Item) => {
+      if (it.kind === 'file' && it.sha256) journal?.append({ t: 'file', source: it.source, size: it.size!, mtimeMs: it.mtimeMs!, sha256: it.sha256 });
+    };
+    const ctx: ProviderContext<O> = {
       endpoint: opts.endpoint,
-      auth: opts.auth,
       http,
-      emit: (e) => {
-        if (e.type === 'retry' && (e.status === 429 || e.status === 503)) limit.throttled();
-        emit(e);
-      },
+      emit: record,
       signal: ctl.signal,
-      options: opts,
+      options: providerOptions,
+      run: {
+        concurrency: opts.concurrency,
+        batchId: opts.batchId,
+        maxMemory: opts.maxMemory,
+        cwd: opts.cwd,
+        poll: { initialMs: opts.pollIntervalMs, maxMs: opts.pollMaxIntervalMs, timeoutMs: opts.pollTimeoutMs },
+      },
       retry: { maxRetries: opts.maxRetries },
       now,
       state: { get: (k) => journal!.kvGet(k), put: (k, v, o) => journal!.kvPut(k, v, o?.untilBatchDone) },
       memory: new MemoryBudget(opts.maxMemory ?? DEFAULT_MAX_MEMORY),
+      settle(it, list, drop) {
+        fingerprint(it);
+        journal?.append({ t: 'done', source: it.source, entries: list, ...(params ? { params } : {}), ...(drop?.length ? { drop } : {}) }, true);
+        settled.add(it.source);
+        entries.set(it.order, list);
+        for (const e of list) emit({ type: 'result', entry: e });
+      },
+      onRetry: (batchId, what) => ({ attempt, delayMs, error }) =>
+        emit({ type: 'retry', batchId, attempt, delayMs, error: what ? `${what}: ${error.message}` : error.message, code: error.code, status: error.status }),
     };
     let fatal: BatchupError | undefined;
-    let extra: Record<string, unknown> | undefined; // top-level manifest fields from the provider
     // Serialise manifest writes: each finished batch rewrites it, so a crash keeps what is done.
     let writing = Promise.resolve();
     const checkpoint = () => (writing = writing.then(writeManifest));
 
     try {
-      if (batches.length) {
-        await provider.prepare?.(ctx);
-        await writeManifest(); // skips and rejections are on disk before the first byte is sent
-      }
-      await mapPool(batches, opts.concurrency, async (batch) => {
-        await limit.acquire();
-        try {
-          await runOne(batch);
-        } finally {
-          limit.release();
-        }
-      });
-      if (!ctl.signal.aborted) extra = await provider.afterUpload?.(ctx, all());
+      const providerRun = provider.open(ctx);
+      if (batches.length) await writeManifest(); // skips and rejections are on disk before the first byte is sent
+      await mapPool(batches, opts.concurrency, (batch) => runOne(providerRun, batch));
+      if (!ctl.signal.aborted) extra = await providerRun.finish?.(all());
     } catch (raw) {
       fatal ??= toBatchupError(raw);
     } finally {
@@ -220,28 +263,27 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
     if (fatal) throw fatal;
     return s;
 
-    async function runOne(batch: BatchPlan): Promise<void> {
+    async function runOne(providerRun: ProviderRun, batch: BatchPlan): Promise<void> {
       if (ctl.signal.aborted) return void recordFailure(batch, notStarted(fatal));
-      journal?.append({ t: 'batch', batchId: batch.batchId, mode: batch.mode, sources: batch.sources }, true);
+      journal?.append({ t: 'batch', batchId: batch.batchId, mode: batch.mode, sources: batch.sources, at: now() }, true);
       try {
-        const result = await provider.runBatch(batch, ctx);
-        bytes += batch.bytes;
+        const result = (await providerRun.runBatch(batch)).filter((e) => !settled.has(inputOf(e.source)));
         const byInput = groupBy(result, (e) => inputOf(e.source));
         for (const it of batch.items) {
-          if (it.kind !== 'file') continue;
+          if (it.kind !== 'file' || settled.has(it.source)) continue;
           const own = (byInput.get(it.source) ?? []).filter((e) => e.source === it.source);
           // Hashed while sent (on the item, or only on its entry); a batch found on the server
           // (resumed, lost response) was not streamed: hash it now, so the next run can recognise
           // the file as unchanged.
           it.sha256 ??= own.find((e) => e.sha256)?.sha256 ?? (await sha256File(it.path!));
-          journal?.append({ t: 'file', source: it.source, size: it.size!, mtimeMs: it.mtimeMs!, sha256: it.sha256 });
+          fingerprint(it);
           for (const e of own) e.sha256 ??= it.sha256;
         }
-        journal?.append({ t: 'entries', batchId: batch.batchId, entries: result }, true);
-        for (const it of batch.items) entries.set(it.order, byInput.get(it.source) ?? []);
+        journal?.append({ t: 'entries', batchId: batch.batchId, entries: result, ...(params ? { params } : {}) }, true);
+        for (const it of batch.items) if (!settled.has(it.source)) entries.set(it.order, byInput.get(it.source) ?? []);
         for (const e of result) emit({ type: 'result', entry: e });
-        limit.succeeded();
-        emit({ type: 'batch-done', batchId: batch.batchId, uploaded: result.filter((e) => e.status === 'uploaded').length, failed: result.filter((e) => e.status !== 'uploaded').length });
+        const done = batch.items.flatMap((it) => entries.get(it.order) ?? []);
+        emit({ type: 'batch-done', batchId: batch.batchId, uploaded: done.filter((e) => e.status === 'uploaded').length, failed: done.filter((e) => e.status !== 'uploaded').length });
       } catch (raw) {
         const err = toBatchupError(raw);
         if (err.code === 'AUTH' && !fatal) {
@@ -262,11 +304,15 @@ export async function runUpload(opts: UploadOptions, emit: Emit, signal?: AbortS
       const finishedAt = new Date(now()).toISOString();
       const out: ManifestEntry[] = [];
       for (const it of batch.items) {
-        const base = { status: 'failed' as const, provider: provider.name, batchId: batch.batchId, mode: batch.mode, code: err.code, finishedAt };
+        if (settled.has(it.source)) continue;
+        const base = inputEntry(provider.name, it, { batchId: batch.batchId, mode: batch.mode });
         const list: ManifestEntry[] =
           it.format === 'zip' && it.zipEntries?.length
-            ? it.zipEntries.map((z) => ({ ...base, source: zipEntrySource(it.source, z.path), size: z.size, format: z.format, error: `${zipEntrySource(it.source, z.path)}: ${err.message}` }))
-            : [{ ...base, source: it.source, name: it.name, size: it.size, mtimeMs: it.mtimeMs, format: it.format, error: `${it.source}: ${err.message}` }];
+            ? it.zipEntries.map((z) => {
+                const source = zipEntrySource(it.source, z.path);
+                return failedEntry({ ...base, source, name: undefined, mtimeMs: undefined, size: z.size, format: z.format }, err, finishedAt);
+              })
+            : [failedEntry(base, err, finishedAt)];
         entries.set(it.order, list);
         out.push(...list);
         for (const e of list) emit({ type: 'result', entry: e });

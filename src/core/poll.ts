@@ -4,7 +4,10 @@
  * failures of one status request are retried without giving up on the job.
  */
 import { BatchupError, toBatchupError } from './errors.js';
-import { retryDelay, sleep, DEFAULT_RETRY, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, NO_ATTEMPTS, decideRetry, sleep, type RetryInfo, type RetryPolicy } from './retry.js';
+
+/** While the server's count moves, it is asked at least this often, so progress on screen never freezes. */
+export const MAX_PROGRESS_GAP_MS = 1_000;
 
 export interface PollOptions<T> {
   fetch: () => Promise<T>;
@@ -23,14 +26,15 @@ export interface PollOptions<T> {
   timeoutMs: number;
   signal?: AbortSignal;
   retry?: Partial<RetryPolicy>;
-  onRetry?: (info: { attempt: number; delayMs: number; error: BatchupError }) => void;
+  onRetry?: (info: RetryInfo) => void;
 }
 
 export async function pollUntil<T>(o: PollOptions<T>): Promise<T> {
   const policy = { ...DEFAULT_RETRY, ...o.retry };
   const deadline = Date.now() + o.timeoutMs;
   let interval = o.initialMs;
-  let failures = 0;
+  let attempts = NO_ATTEMPTS;
+  let retries = 0;
   let lastKey: string | undefined;
   // First sighting of progress: (time, done). The rate since then predicts the finish.
   let since: { at: number; done: number } | undefined;
@@ -48,13 +52,15 @@ export async function pollUntil<T>(o: PollOptions<T>): Promise<T> {
     let state: T;
     try {
       state = await o.fetch();
-      failures = 0;
+      attempts = NO_ATTEMPTS;
+      retries = 0;
     } catch (raw) {
       const error = toBatchupError(raw);
-      if (!error.retryable || ++failures > policy.maxRetries || o.signal?.aborted) throw error;
-      const delayMs = retryDelay(failures, error, undefined, policy);
-      o.onRetry?.({ attempt: failures, delayMs, error });
-      await sleep(delayMs, o.signal);
+      const d = o.signal?.aborted ? { retry: false as const } : decideRetry(attempts, error, policy);
+      if (!d.retry) throw error;
+      attempts = d.attempts;
+      o.onRetry?.({ attempt: ++retries, delayMs: d.delayMs, error });
+      await sleep(d.delayMs, o.signal);
       continue;
     }
     o.onUpdate?.(state);
@@ -66,7 +72,8 @@ export async function pollUntil<T>(o: PollOptions<T>): Promise<T> {
     interval = key !== lastKey ? o.initialMs : Math.min(o.maxMs, Math.round(interval * 1.6));
     lastKey = key;
     const eta = etaMs(o.progress?.(state));
-    if (eta !== undefined) interval = Math.max(o.minMs ?? 100, Math.min(o.maxMs, Math.round(eta * 1.05) + 20));
+    // Timed for the predicted finish, but never longer than MAX_PROGRESS_GAP_MS while the count moves.
+    if (eta !== undefined) interval = Math.max(o.minMs ?? 100, Math.min(o.maxMs, MAX_PROGRESS_GAP_MS, Math.round(eta * 1.05) + 20));
     await sleep(interval, o.signal);
   }
 }

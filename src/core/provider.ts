@@ -1,19 +1,25 @@
 /**
- * The provider adapter contract. Each protocol lives in src/providers/<name>/ and registers one
- * of these; core drives it without knowing the wire format.
+ * The provider contract. Each protocol lives in src/providers/<name>/ and exports one
+ * `ProviderModule` that declares everything about itself — its flags (and their typed parsing),
+ * what inputs it takes (the pipeline enforces it), where the sandbox serves it, its credentials,
+ * its management subcommands — and opens one `ProviderRun` per upload, which holds the run's own
+ * state. Core drives it without knowing the wire format and never imports a provider: the CLI
+ * picks the module from the registry and hands it to `runUpload`.
  */
 import type { Emit, PlannedBatch } from './events.js';
-import type { Http } from './http.js';
+import type { Credentials, Http } from './http.js';
 import type { ManifestEntry } from './manifest.js';
 import type { MemoryBudget } from './memory.js';
-import type { AuthOptions, ModeChoice, UploadOptions } from './options.js';
-import type { RetryPolicy } from './retry.js';
-import type { Item, RejectRule, ValidationPolicy } from './types.js';
+import type { AuthOptions, ModeChoice } from './options.js';
+import type { RetryInfo, RetryPolicy } from './retry.js';
+import type { InputKind, Item, RejectRule, ValidationPolicy } from './types.js';
 
 export interface BatchPlan extends PlannedBatch {
   items: Item[];
   /** Announced by an earlier run that did not see its results: look it up before submitting. */
   resumed?: boolean;
+  /** When a resumed batch was announced (ms since epoch): the server made its results after that. */
+  announcedAt?: number;
 }
 
 export interface PlanRequest {
@@ -23,74 +29,171 @@ export interface PlanRequest {
   batchId?: string;
   /** At most this many files per batch (below the provider's own limit): --batch-size. */
   maxBatchFiles?: number;
+  /** The state's salt for derived batch ids (see derivedBatchId). */
+  salt?: string;
 }
 
 /**
- * Durable key-value state for a provider's sessions (upload ids, parts acknowledged). Backed by
- * the run's journal, so what is put here survives a crash and the next run finds it.
+ * Durable key-value state for a provider's handles (upload ids, parts acknowledged, jobs the
+ * server assigned an id to). Backed by the run's journal, so what is put here survives a crash
+ * and the next run finds it.
  */
 export interface SessionState {
   get<T>(key: string): T | undefined;
   /**
    * Store (commit point: on disk before it returns); `null` deletes. With `untilBatchDone`, the
-   * value is dropped by itself once that batch's results are recorded (it is only needed to
-   * resume that batch).
+   * value is dropped by itself once that batch's results are recorded.
    */
   put(key: string, value: unknown, opts?: { untilBatchDone?: string }): void;
 }
 
-/** A provider-specific CLI flag (e.g. aihub --batch-name), registered by the upload command. */
-export interface ProviderFlag {
-  /** commander syntax, e.g. '--batch-name <name>'. */
+/** A provider-specific command-line flag (e.g. aihub --batch-name); core never sees commander. */
+export interface FlagSpec {
+  /** commander syntax, e.g. '--batch-name <name>' or '--no-wait'. */
   flags: string;
   description: string;
-  /** Key in UploadOptions.providerOptions. */
+  /** Key of the value in the flag values handed to `options()`. */
   key: string;
   /** Env variable that can supply it, e.g. BATCHUP_AIHUB_WORKSPACE. */
   env?: string;
+  /** The command cannot run without it. */
+  required?: boolean;
+  /** Repeatable: the values arrive as a list. */
+  repeatable?: boolean;
 }
 
-export interface ProviderContext {
+/** Flag values by key (flag > env), as typed on the command line. */
+export type FlagValues = Readonly<Record<string, string | boolean | string[] | undefined>>;
+
+/** What the pipeline enforces before a file is read. */
+export interface Capabilities {
+  /** Kinds of input it takes; the others are refused (unsupported-type) before validation. */
+  inputs: readonly InputKind[];
+  /** `--mode` values it takes besides `auto`. */
+  modes: readonly Exclude<ModeChoice, 'auto'>[];
+  /** The server announces its windows in RateLimit-* headers: learn them from the first answer before a burst. */
+  rateLimitHeaders?: boolean;
+}
+
+/** The run-wide settings a provider may read (not its own options). */
+export interface RunSettings {
+  /** Batches (or files, for one-batch providers) in flight. */
+  concurrency: number;
+  /** --batch-id, when given. */
+  batchId?: string;
+  /** --max-memory as given (undefined: the default budget). */
+  maxMemory?: number;
+  cwd: string;
+  poll: { initialMs: number; maxMs: number; timeoutMs: number };
+}
+
+export interface ProviderContext<O = unknown> {
   endpoint: string;
-  auth: AuthOptions;
   http: Http;
   emit: Emit;
-  signal?: AbortSignal;
-  options: UploadOptions;
+  signal: AbortSignal;
+  /** The provider's own typed options (from `options()`). */
+  options: O;
+  run: RunSettings;
   retry: Partial<RetryPolicy>;
   /** Injectable clock (ms since epoch). */
   now: () => number;
   state: SessionState;
   /** The run's --max-memory, shared by every batch and file that sends parts. */
   memory: MemoryBudget;
+  /**
+   * An input is final before its batch ends (a file completed on the server): its entries are
+   * journaled at once (a commit point), so a rerun never sends it again — whatever batch it would
+   * land in then. `drop`: state keys (its handles) removed in the same commit.
+   */
+  settle(item: Item, entries: ManifestEntry[], drop?: string[]): void;
+  /** A retry listener that reports `retry` events for a batch, its message prefixed by `what`. */
+  onRetry(batchId: string, what?: string): (info: RetryInfo) => void;
 }
 
-export interface Provider {
-  name: string;
-  defaultEndpoint: string;
-  policy: ValidationPolicy;
-  /** Whether the provider can take URL inputs, and whether it needs credentials. */
-  capabilities: { urls: boolean; zips: boolean; modes: readonly ('sync' | 'async')[] };
-  /** Extra upload flags this provider understands (values arrive in options.providerOptions). */
-  flags?: ProviderFlag[];
-  plan(req: PlanRequest): BatchPlan[];
-  /** Checks once before any upload (e.g. that credentials are usable). */
-  prepare?(ctx: ProviderContext): Promise<void>;
+/** One upload run of a provider: per-run state lives here (not in module-level caches). */
+export interface ProviderRun {
   /**
    * Upload one batch and wait until the server has processed it. Returns one manifest entry per
-   * image (a ZIP's images each get their own). Never throws for per-item failures; throws a
+   * output (a ZIP's images each get their own). Never throws for per-item failures; throws a
    * BatchupError when the whole batch could not be submitted.
    */
-  runBatch(batch: BatchPlan, ctx: ProviderContext): Promise<ManifestEntry[]>;
-  /**
-   * Inputs this provider must refuse that validation cannot see (they depend on the remote names
-   * or on each other, e.g. aihub's name rules and duplicate names), with the rule and a sentence.
-   * Optional and pure; when the pipeline calls it after naming, a dry run reports them too.
-   */
-  screen?(items: readonly Item[]): { item: Item; rule: RejectRule; detail: string }[];
-  /**
-   * Once every batch ran: extra top-level fields for the manifest (e.g. aihub's `runs`, the app
-   * runs started on the uploaded batches). Optional; `undefined` adds nothing.
-   */
-  afterUpload?(ctx: ProviderContext, entries: ManifestEntry[]): Promise<Record<string, unknown> | undefined>;
+  runBatch(batch: BatchPlan): Promise<ManifestEntry[]>;
+  /** Once every batch ran: extra top-level manifest fields (e.g. aihub's `runs`). */
+  finish?(entries: ManifestEntry[]): Promise<Record<string, unknown> | undefined>;
 }
+
+export interface Screened {
+  item: Item;
+  rule: RejectRule;
+  detail: string;
+}
+
+/** A management subcommand (`batchup <group> <name>`), declared without commander. */
+export interface CommandSpec {
+  name: string;
+  description: string;
+  args?: readonly { name: string; description?: string; optional?: boolean }[];
+  options?: readonly FlagSpec[];
+  /** Waits on the server: Ctrl-C handling is installed. */
+  waits?: boolean;
+  run(c: CommandContext, args: string[], flags: FlagValues): Promise<void>;
+}
+
+export interface CommandGroup {
+  name: string;
+  description: string;
+  /** Flags every command of the group takes (besides the CLI's connection flags). */
+  options?: readonly FlagSpec[];
+  commands: readonly CommandSpec[];
+  /** Example command lines for the group's help. */
+  examples?: readonly string[];
+}
+
+/** What the CLI renders for a management command: data on stdout, progress on stderr. */
+export interface CommandOutput {
+  data(json: Record<string, unknown>, human: () => string[]): void;
+  progress(text: string): void;
+  progressDone(text: string, ok: boolean): void;
+  retryNote(info: RetryInfo): void;
+  stop(): void;
+}
+
+export interface CommandContext {
+  http: Http;
+  endpoint: string;
+  retry: Partial<RetryPolicy>;
+  signal: AbortSignal;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  out: CommandOutput;
+  poll: RunSettings['poll'];
+}
+
+export interface ProviderModule<O = unknown> {
+  name: string;
+  /** One line for help texts. */
+  summary: string;
+  defaultEndpoint: string;
+  /** Where `batchup serve` serves this protocol, relative to its origin ('' = the origin itself). */
+  sandboxPath: string;
+  policy: ValidationPolicy;
+  capabilities: Capabilities;
+  flags: readonly FlagSpec[];
+  /** Typed options from the flag values; checks that need no I/O. Throws USAGE/CONFIG errors. */
+  options(values: FlagValues, run: Pick<RunSettings, 'batchId' | 'maxMemory'>): O;
+  /** What of the options changes the result: part of every input's fingerprint, so changing it re-runs the inputs. */
+  fingerprint?(options: O): string;
+  /** The credentials for `endpoint`; throws a CONFIG error when they are missing or unusable. */
+  credentials(auth: AuthOptions, endpoint: string, now: () => number): Credentials;
+  plan(req: PlanRequest): BatchPlan[];
+  /** Inputs it must refuse that validation cannot see (they depend on remote names or on each other). Pure. */
+  screen?(items: readonly Item[], options: O): Screened[];
+  open(ctx: ProviderContext<O>): ProviderRun;
+  /** Management subcommands (`batchup batches …`). */
+  commands?: readonly CommandGroup[];
+}
+
+/** Any provider module, whatever its options type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyProvider = ProviderModule<any>;

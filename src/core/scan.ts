@@ -40,9 +40,14 @@ export async function scan(input: ScanInput): Promise<ScanResult> {
     for (const e of entries) if (e.stats) files.set(resolve(e.path), { size: e.stats.size, mtimeMs: e.stats.mtimeMs });
   };
 
+  const storages = new Set<string>();
   for (const raw of input.paths) {
     if (/^https?:\/\//i.test(raw)) {
       urls.add(raw);
+      continue;
+    }
+    if (/^storage:\/\//i.test(raw)) {
+      storages.add(raw);
       continue;
     }
     const abs = isAbsolute(raw) ? raw : resolve(input.cwd, raw);
@@ -82,13 +87,14 @@ export async function scan(input: ScanInput): Promise<ScanResult> {
     }
   }
 
-  // Stable order: files by absolute path (code-point order), then URLs in the order given.
+  // Stable order: files by absolute path (code-point order), then URLs, then storage folders, in the order given.
   const candidates: Candidate[] = [];
   for (const path of [...files.keys()].sort(byCodePoint)) {
     const { size, mtimeMs } = files.get(path)!;
     candidates.push({ source: path, kind: 'file', path, size, mtimeMs, order: candidates.length });
   }
   for (const url of urls) candidates.push({ source: url, kind: 'url', url, order: candidates.length });
+  for (const uri of storages) candidates.push({ source: uri, kind: 'storage', order: candidates.length });
   return { candidates, rejections };
 }
 

@@ -3,11 +3,14 @@
  * Core never imports CLI libraries; providers and the CLI import from here.
  */
 
-/** What scan found: a file on disk or a URL. Nothing is read yet beyond stat. */
+/** Kinds of input: a local file, an http(s) URL, a folder in the provider's storage (`storage://NAME/PATH/`). */
+export type InputKind = 'file' | 'url' | 'storage';
+
+/** What scan found: a file on disk, a URL or a storage folder. Nothing is read yet beyond stat. */
 export interface Candidate {
-  /** Absolute file path or URL, exactly as it will appear in the manifest. */
+  /** Absolute file path, URL or storage URI, exactly as it will appear in the manifest. */
   source: string;
-  kind: 'file' | 'url';
+  kind: InputKind;
   /** Absolute path (kind === 'file'). */
   path?: string;
   /** URL (kind === 'url'). */
@@ -32,7 +35,7 @@ export interface ZipImageEntry {
 /** A candidate that passed validation and can be planned. */
 export interface Item {
   source: string;
-  kind: 'file' | 'url';
+  kind: InputKind;
   path?: string;
   url?: string;
   order: number;

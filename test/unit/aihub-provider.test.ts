@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import { Http } from '../../src/core/http.js';
-import { DEFAULT_MAX_MEMORY, MemoryBudget } from '../../src/core/memory.js';
 import type { BatchupEvent } from '../../src/core/events.js';
 import type { ManifestEntry } from '../../src/core/manifest.js';
-import type { UploadOptions } from '../../src/core/options.js';
-import type { ProviderContext, SessionState } from '../../src/core/provider.js';
 import type { Item } from '../../src/core/types.js';
-import { aihub, batchKey } from '../../src/providers/aihub/index.js';
+import { aihub } from '../../src/providers/aihub/index.js';
+import { aihubOptions, type AihubOptions } from '../../src/providers/aihub/options.js';
+import { batchKey } from '../../src/providers/aihub/run.js';
+import { sessionKey } from '../../src/providers/aihub/upload.js';
+import { providerContext, type TestContext } from '../helpers/provider-context.js';
 import { makePdf, noise } from '../../src/devtools/documents.js';
 import { makePng } from '../../src/devtools/generate.js';
 import { sha256 } from './sandbox-helpers.js';
@@ -25,21 +25,14 @@ const MiB = 1024 * 1024;
 const TOKEN = 'tok-aihub-provider';
 const dir = mkdtempSync(join(tmpdir(), 'batchup-aihub-provider-'));
 let sb: Sandbox;
-const http = new Http({ timeoutMs: 30_000 });
 
 beforeAll(async () => {
   sb = await startSandbox({ token: TOKEN, processMsPerImage: 1, aihub: { partSize: MiB, resultsPageSize: 2, jobStepMs: 10 } });
 });
 afterAll(async () => {
-  await http.close();
   await sb?.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-function memoryState(): SessionState & { map: Map<string, unknown> } {
-  const map = new Map<string, unknown>();
-  return { map, get: <T>(k: string) => map.get(k) as T | undefined, put: (k, v) => void (v === null ? map.delete(k) : map.set(k, structuredClone(v))) };
-}
 
 let order = 0;
 async function file(name: string, data: Buffer, sub = 'in'): Promise<Item> {
@@ -52,44 +45,25 @@ async function file(name: string, data: Buffer, sub = 'in'): Promise<Item> {
 
 function ctxFor(
   box: Sandbox,
-  o: { state?: SessionState; signal?: AbortSignal; po?: Record<string, string>; batchId?: string; emit?: (e: BatchupEvent) => void } = {},
-): ProviderContext {
-  const options: UploadOptions = {
-    paths: [],
-    provider: 'aihub',
+  o: { kv?: Map<string, unknown>; signal?: AbortSignal; po?: Record<string, string>; batchId?: string; emit?: (e: BatchupEvent) => void } = {},
+): TestContext<AihubOptions> {
+  return providerContext({
     endpoint: `${box.url}/api`,
-    auth: { token: TOKEN },
-    manifestPath: join(dir, 'm.json'),
-    mode: 'auto',
-    concurrency: 4,
-    dryRun: false,
-    batchId: o.batchId,
-    maxRetries: 10,
-    timeoutMs: 30_000,
-    pollTimeoutMs: 60_000,
-    pollIntervalMs: 10,
-    pollMaxIntervalMs: 50,
-    cwd: dir,
-    providerOptions: o.po ?? { batchName: 'unit' },
-  };
-  return {
-    endpoint: options.endpoint,
-    auth: options.auth,
-    http,
-    emit: o.emit ?? (() => undefined),
+    token: TOKEN,
+    options: aihubOptions(o.po ?? { batchName: 'unit' }, { batchId: o.batchId }),
+    kv: o.kv,
     signal: o.signal,
-    options,
+    onEvent: o.emit,
     retry: { maxRetries: 10, baseMs: 5, capMs: 40 },
-    now: Date.now,
-    state: o.state ?? memoryState(),
-    memory: new MemoryBudget(DEFAULT_MAX_MEMORY),
-  };
+    cwd: dir,
+  });
 }
 
-async function run(items: Item[], ctx: ProviderContext): Promise<ManifestEntry[]> {
-  const [plan] = aihub.plan({ items, mode: 'auto', salt: '', batchId: ctx.options.batchId });
-  await aihub.prepare?.(ctx);
-  return aihub.runBatch(plan!, ctx);
+/** As the pipeline does: screen, plan, open, run the one batch. */
+async function run(items: Item[], ctx: TestContext<AihubOptions>): Promise<ManifestEntry[]> {
+  const refused = new Set(aihub.screen!(items, ctx.options).map((r) => r.item));
+  const [plan] = aihub.plan({ items: items.filter((it) => !refused.has(it)), mode: 'auto', salt: '', batchId: ctx.options.batchId });
+  return aihub.open(ctx).runBatch(plan!);
 }
 
 const inspect = async (box: Sandbox, id: string) => (await (await request(`${box.url}/_sandbox/batches/aihub-${id}`)).body.json()) as any;
@@ -125,21 +99,22 @@ describe('upload', () => {
     expect(after.sessionsCommitted - before.sessionsCommitted).toBe(1);
   });
 
-  it('rejects duplicate remote names (the later one), unusable names, and URLs — sends the rest', async () => {
+  it('refuses duplicate remote names (the later one) and unusable names — sends the rest; takes local files only', async () => {
     const a = await file('same.png', makePng(10), 'd1');
     const b = await file('same.png', makePng(11), 'd2');
     const bad = await file('x.png', makePng(12), 'd3');
     bad.name = 'no-extension';
-    const url: Item = { source: 'https://example.com/a.png', kind: 'url', url: 'https://example.com/a.png', order: order++, name: 'a.png' };
-    const entries = await run([a, b, bad, url], ctxFor(sb, { po: { batchName: 'names' } }));
-    expect(entries.map((e) => [e.status, e.rule ?? null])).toEqual([
-      ['uploaded', null],
-      ['rejected', 'duplicate-name'],
-      ['rejected', 'bad-name'],
-      ['rejected', 'unsupported-type'],
+    const ctx = ctxFor(sb, { po: { batchName: 'names' } });
+    const refused = aihub.screen!([a, b, bad], ctx.options);
+    expect(refused.map((r) => [r.item.source, r.rule])).toEqual([
+      [b.source, 'duplicate-name'],
+      [bad.source, 'bad-name'],
     ]);
-    expect(entries[1]!.error).toContain(a.source);
-    expect(entries[1]!.error).toContain('--name-template');
+    expect(refused[0]!.detail).toContain(a.source);
+    expect(refused[0]!.detail).toContain('--name-template');
+    expect(aihub.capabilities.inputs).toEqual(['file']);
+    const entries = await run([a, b, bad], ctx);
+    expect(entries.map((e) => [e.source, e.status])).toEqual([[a.source, 'uploaded']]);
     const files = (await inspect(sb, entries[0]!.batchId!)).files;
     expect(files.map((f: any) => f.sha256)).toEqual([sha256(await readFile(a.path!))]);
   });
@@ -151,26 +126,27 @@ describe('upload', () => {
     expect(second[0]!.batchId).toBe(id);
     expect((await inspect(sb, id)).files.map((f: any) => f.name)).toEqual(['one.png', 'two.png']);
     await expect(run([await file('three.png', makePng(22))], ctxFor(sb, { batchId: '98765', po: {} }))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(() => aihubOptions({}, {})).toThrow(/--batch-name/);
   });
 });
 
 describe('resume', () => {
   it('an interrupted multipart upload resumes from the parts in the state, in the same batch', async () => {
     const it1 = await file('resume.pdf', makePdf('resume', { minBytes: 12 * MiB }));
-    const state = memoryState();
+    const kv = new Map<string, unknown>();
     const abort = new AbortController();
     const before = await counters(sb);
     const emit = (e: BatchupEvent) => {
       if (e.type === 'file-progress' && e.sent >= 4 * MiB) abort.abort();
     };
-    const first = await run([it1], ctxFor(sb, { state, signal: abort.signal, emit, po: { batchName: 'resume' } }));
+    const first = await run([it1], ctxFor(sb, { kv, signal: abort.signal, emit, po: { batchName: 'resume' } }));
     expect(first[0]!.status).toBe('failed');
     expect(first[0]!.code).toBe('INTERRUPTED');
-    const saved = [...state.map.entries()].find(([k]) => k.startsWith('aihub:session:'))?.[1] as any;
+    const saved = structuredClone([...kv.entries()].find(([k]) => k.startsWith('aihub:session:'))?.[1]) as any;
     expect(Object.keys(saved.parts).length).toBeGreaterThanOrEqual(4);
-    expect(state.get(batchKey(`${sb.url}/api`, undefined, 'resume'))).toBeDefined();
+    expect(kv.get(batchKey(`${sb.url}/api`, undefined, 'resume'))).toBeDefined();
 
-    const second = await run([it1], ctxFor(sb, { state, po: { batchName: 'resume' } }));
+    const second = await run([it1], ctxFor(sb, { kv, po: { batchName: 'resume' } }));
     expect(second[0]!.status).toBe('uploaded');
     expect(second[0]!.batchId).toBe(first[0]!.batchId);
     expect((second[0]!.remote as any).resumed_parts).toBe(Object.keys(saved.parts).length);
@@ -181,19 +157,18 @@ describe('resume', () => {
     expect(after.partsReceived - before.partsReceived).toBeGreaterThanOrEqual(parts);
     expect(after.partsReceived - before.partsReceived).toBeLessThanOrEqual(parts + 1);
     expect(after.sessionsStarted - before.sessionsStarted).toBe(1);
-    // The session is cleared once committed; the batch stays the one for this name.
-    expect([...state.map.keys()]).toEqual([batchKey(`${sb.url}/api`, undefined, 'resume')]);
+    // The session is dropped once the file is settled; the batch stays the one for this name.
+    expect([...kv.keys()]).toEqual([batchKey(`${sb.url}/api`, undefined, 'resume')]);
     const b = await inspect(sb, second[0]!.batchId!);
     expect(b.files[0].sha256).toBe(second[0]!.sha256);
   });
 
   it('a session the server no longer knows is started again', async () => {
     const it1 = await file('forgotten.pdf', makePdf('forgotten', { minBytes: 10 * MiB + 10 }));
-    const state = memoryState();
+    const kv = new Map<string, unknown>();
     const created = await run([await file('seed.png', makePng(30))], ctxFor(sb, { po: { batchName: 'forgotten' } }));
     const id = created[0]!.batchId!;
-    const { sessionKey } = await import('../../src/providers/aihub/index.js');
-    state.put(sessionKey(`${sb.url}/api`, id, it1), {
+    kv.set(sessionKey(`${sb.url}/api`, id, it1), {
       url: `${sb.url}/api/v2/batches/multipart-upload/sessions/deadbeef`,
       id: 'deadbeef',
       partSize: MiB,
@@ -201,7 +176,7 @@ describe('resume', () => {
       mtimeMs: it1.mtimeMs,
       parts: { 1: 1, 2: 2 },
     });
-    const out = await run([it1], ctxFor(sb, { state, batchId: id, po: {} }));
+    const out = await run([it1], ctxFor(sb, { kv, batchId: id, po: {} }));
     expect(out[0]!.status, out[0]!.error).toBe('uploaded');
     expect((out[0]!.remote as any).resumed_parts).toBe(0);
   });
@@ -234,16 +209,20 @@ describe('faults', () => {
 });
 
 describe('app run', () => {
-  it('--run-app: the run on the batch, results paged into the entries, the results file and afterUpload', async () => {
+  it('--run-app: the run on the batch, results paged into the entries, the results file and the manifest runs', async () => {
     const items = [await file('r1.png', makePng(40)), await file('r2.pdf', makePdf('r2')), await file('r3.png', makePng(41)), await file('r4.png', makePng(42)), await file('r5.png', makePng(43))];
     const polls: BatchupEvent[] = [];
     const ctx = ctxFor(sb, { po: { batchName: 'run', runApp: 'Describe Files', resultsFile: 'results.json' }, emit: (e) => e.type === 'poll' && polls.push(e) });
-    const entries = await run(items, ctx);
+    const refused = new Set(aihub.screen!(items, ctx.options).map((r) => r.item));
+    expect(refused.size).toBe(0);
+    const [plan] = aihub.plan({ items, mode: 'auto', salt: '' });
+    const providerRun = aihub.open(ctx);
+    const entries = await providerRun.runBatch(plan!);
     expect(entries.every((e) => e.status === 'uploaded')).toBe(true);
     const r2 = entries.find((e) => e.name === 'r2.pdf')!;
     expect((r2.remote as any).run).toMatchObject({ status: 'COMPLETE', documents: [{ name: 'r2.pdf', detected_type: 'pdf', size: items[1]!.size }] });
     expect(polls.length).toBeGreaterThan(0);
-    const extra = (await aihub.afterUpload!(ctx, entries)) as any;
+    const extra = (await providerRun.finish!(entries)) as any;
     expect(extra.runs).toHaveLength(1);
     expect(extra.runs[0]).toMatchObject({ app: 'Describe Files', status: 'COMPLETE', files: 5, pages: 3, batchId: entries[0]!.batchId });
     const file1 = JSON.parse(await readFile(join(dir, 'results.json'), 'utf8'));

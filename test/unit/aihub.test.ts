@@ -9,9 +9,12 @@ import {
   PATHS,
   segment,
 } from '../../src/providers/aihub/contract.js';
-import { aihub, checkSettings, planAihub, screenItems, settingsOf } from '../../src/providers/aihub/index.js';
+import { aihub } from '../../src/providers/aihub/index.js';
+import { aihubOptions, screenItems } from '../../src/providers/aihub/options.js';
+import { planAihub } from '../../src/providers/aihub/plan.js';
 import { aihubPolicy } from '../../src/providers/aihub/policy.js';
-import { connectionSettings, table } from '../../src/cli/commands/manage.js';
+import { connectionSettings } from '../../src/cli/commands/provider-command.js';
+import { table } from '../../src/core/text.js';
 import { makeDocx, makePdf } from '../../src/devtools/documents.js';
 import { makePng, makeZip } from '../../src/devtools/generate.js';
 import { bachPolicy } from '../../src/providers/bach/policy.js';
@@ -72,46 +75,43 @@ describe('plan and settings', () => {
     expect(planAihub({ items: [], mode: 'auto' })).toEqual([]);
   });
 
-  it('screen: URLs, unusable names and later duplicates (scan order) are refused', () => {
+  it('screen: unusable names and later duplicates (scan order) are refused; URLs never reach it', () => {
     const a = { ...item(2, 1), name: 'same.pdf' };
     const b = { ...item(1, 1), name: 'same.pdf', source: '/other/same.pdf' };
     const c = { ...item(3, 1), name: 'a/b.pdf' };
-    const u: Item = { source: 'https://x/y.pdf', kind: 'url', url: 'https://x/y.pdf', order: 4, name: 'y.pdf' };
-    expect(screenItems([a, b, c, u, item(5, 1)]).map((r) => [r.item.order, r.rule])).toEqual([
+    expect(screenItems([a, b, c, item(5, 1)]).map((r) => [r.item.order, r.rule])).toEqual([
       [2, 'duplicate-name'],
       [3, 'bad-name'],
-      [4, 'unsupported-type'],
     ]);
-    expect(aihub.screen).toBe(screenItems);
+    expect(aihub.capabilities.inputs).toEqual(['file']);
   });
 
-  it('settings: flags by key; checks without I/O', () => {
-    const s = settingsOf({ batchName: ' q3 ', workspace: 'ws', ibContext: 'org', runApp: 'app', resultsFile: 'r.json', other: true });
-    expect(s).toEqual({ batchName: 'q3', workspace: 'ws', ibContext: 'org', runApp: 'app', resultsFile: 'r.json' });
-    expect(() => checkSettings({}, undefined, 't')).toThrow(/--batch-name NAME .* or --batch-id/);
-    expect(() => checkSettings({ batchName: 'x' }, undefined, undefined)).toThrow(/token/);
-    expect(() => checkSettings({ batchName: 'x'.repeat(256) }, undefined, 't')).toThrow(/at most 255/);
-    expect(() => checkSettings({}, 'abc', 't')).toThrow(/batch number/);
-    expect(() => checkSettings({ batchName: 'x', resultsFile: 'r' }, undefined, 't')).toThrow(/--results needs --run-app/);
-    expect(() => checkSettings({}, '12', 't')).not.toThrow();
-    expect(() => checkSettings({ batchName: 'x', ibContext: 'org\r\nX-Evil: 1' }, undefined, 't')).toThrow(/IB-Context/);
-    expect(() => checkSettings({ batchName: 'x', ibContext: 'org-42 team' }, undefined, 't')).not.toThrow();
-    expect(aihub.flags!.map((f) => f.flags)).toEqual(['--batch-name <name>', '--workspace <name>', '--ib-context <id>', '--run-app <app>', '--results <file>']);
+  it('options: flags by key, checked without I/O (before any file is read)', () => {
+    const o = aihubOptions({ batchName: ' q3 ', workspace: 'ws', ibContext: 'org', runApp: 'app', resultsFile: 'r.json', other: true }, {});
+    expect(o).toEqual({ batchName: 'q3', workspace: 'ws', ibContext: 'org', runApp: 'app', resultsFile: 'r.json' });
+    expect(() => aihubOptions({}, {})).toThrow(/--batch-name NAME .* or --batch-id/);
+    expect(() => aihub.credentials({}, 'https://aihub.example/api', Date.now)).toThrow(/token/);
+    expect(() => aihubOptions({ batchName: 'x'.repeat(256) }, {})).toThrow(/at most 255/);
+    expect(() => aihubOptions({}, { batchId: 'abc' })).toThrow(/batch number/);
+    expect(() => aihubOptions({ batchName: 'x', resultsFile: 'r' }, {})).toThrow(/--results needs --run-app/);
+    expect(() => aihubOptions({}, { batchId: '12' })).not.toThrow();
+    expect(() => aihubOptions({ batchName: 'x', ibContext: 'org\r\nX-Evil: 1' }, {})).toThrow(/IB-Context/);
+    expect(() => aihubOptions({ batchName: 'x', ibContext: 'org-42 team' }, {})).not.toThrow();
+    expect(aihub.flags.map((f) => f.flags)).toEqual(['--batch-name <name>', '--workspace <name>', '--ib-context <id>', '--run-app <app>', '--results <file>']);
+    // A different batch is a different result: the inputs' fingerprint changes.
+    expect(aihub.fingerprint!(aihubOptions({ batchName: 'a' }, {}))).not.toBe(aihub.fingerprint!(aihubOptions({ batchName: 'b' }, {})));
   });
 
   it('management commands: aihub endpoint only from aihub settings', async () => {
     const env = { BATCHUP_CONFIG_DIR: '/nonexistent-batchup-cfg', BATCHUP_TOKEN: 't' };
-    expect(await connectionSettings({}, { ...env, BATCHUP_PROVIDER: 'bach', BATCHUP_ENDPOINT: 'http://bach.example/api/vdr' })).toMatchObject({
-      provider: 'aihub',
-      endpoint: 'https://aihub.instabase.com/api',
-    });
-    expect(await connectionSettings({}, { ...env, BATCHUP_PROVIDER: 'aihub', BATCHUP_ENDPOINT: 'http://127.0.0.1:9/api', BATCHUP_IB_CONTEXT: 'org' })).toMatchObject({
-      endpoint: 'http://127.0.0.1:9/api',
-      ibContext: 'org',
-    });
-    expect(await connectionSettings({ endpoint: 'http://x.example/api', ibContext: 'me' }, env)).toMatchObject({ endpoint: 'http://x.example/api', ibContext: 'me' });
-    await expect(connectionSettings({ provider: 'bach' }, env)).rejects.toThrow(/available for aihub/);
-    await expect(connectionSettings({}, { BATCHUP_CONFIG_DIR: '/nonexistent-batchup-cfg' })).rejects.toThrow(/no credentials/);
+    const r1 = await connectionSettings([aihub], {}, { ...env, BATCHUP_PROVIDER: 'bach', BATCHUP_ENDPOINT: 'http://bach.example/api/vdr' });
+    expect([r1.provider.name, r1.endpoint]).toEqual(['aihub', 'https://aihub.instabase.com/api']);
+    expect((await connectionSettings([aihub], {}, { ...env, BATCHUP_PROVIDER: 'aihub', BATCHUP_ENDPOINT: 'http://127.0.0.1:9/api' })).endpoint).toBe('http://127.0.0.1:9/api');
+    const r3 = await connectionSettings([aihub], { endpoint: 'http://x.example/api' }, env);
+    expect(r3.endpoint).toBe('http://x.example/api');
+    expect(r3.credentials.origin).toBe('http://x.example');
+    await expect(connectionSettings([aihub], { provider: 'bach' }, env)).rejects.toThrow(/available for aihub/);
+    await expect(connectionSettings([aihub], {}, { BATCHUP_CONFIG_DIR: '/nonexistent-batchup-cfg' })).rejects.toThrow(/needs an API token/);
   });
 
   it('table aligns columns', () => {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Http } from '../../src/core/http.js';
 import { BachApi } from '../../src/providers/bach/api.js';
-import { BachAuth } from '../../src/providers/bach/auth.js';
+import { BachAuth, bachCredentials } from '../../src/providers/bach/auth.js';
 import { jsonArrayBody } from '../../src/core/bodies.js';
 import { BatchupError } from '../../src/core/errors.js';
 
@@ -31,7 +31,7 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-const api = (auth = { token: 'tok' }) => new BachApi(new Http({ timeoutMs: 5000 }), base, new BachAuth(auth));
+const api = (auth = { token: 'tok' }) => new BachApi(new Http({ timeoutMs: 5000, credentials: bachCredentials(auth, base, Date.now) }), base);
 const body = () => jsonArrayBody({ batch_id: 'b1' }, 'images', [{ fields: { image_name: 'a.png', image_url: 'http://x/a.png' } }]);
 
 describe('bach client envelopes', () => {

@@ -12,30 +12,22 @@ type Scenario = (opts: UploadOptions, emit: Emit, signal?: AbortSignal) => Promi
 const h = vi.hoisted(() => ({
   scenario: undefined as unknown as Scenario,
   lastOpts: undefined as UploadOptions | undefined,
+  lastProvider: undefined as { name: string } | undefined,
+  lastProviderOptions: undefined as unknown,
   sandboxOpts: undefined as Record<string, unknown> | undefined,
   sandboxClosed: false,
 }));
 
+// The pipeline is stubbed: these tests are about the command's wiring (the real providers' flags
+// and options, settings → UploadOptions, events → renderer, outcome → exit code).
 vi.mock('../../src/core/pipeline.js', () => ({
-  runUpload: async (opts: UploadOptions, emit: Emit, signal?: AbortSignal) => {
+  runUpload: async (provider: { name: string }, providerOptions: unknown, opts: UploadOptions, emit: Emit, signal?: AbortSignal) => {
+    h.lastProvider = provider;
+    h.lastProviderOptions = providerOptions;
     h.lastOpts = opts;
     return h.scenario(opts, emit, signal);
   },
 }));
-vi.mock('../../src/providers/registry.js', () => {
-  const providers: Record<string, object> = {
-    bach: { name: 'bach', defaultEndpoint: 'https://api-gen-na.bach.art/api/vdr' },
-    aihub: {
-      name: 'aihub',
-      defaultEndpoint: 'https://aihub.example/api',
-      flags: [{ flags: '--batch-name <name>', description: 'batch name', key: 'batchName', env: 'BATCHUP_AIHUB_BATCH_NAME' }],
-    },
-  };
-  return {
-    providerNames: () => Object.keys(providers),
-    getProvider: (name: string) => providers[name],
-  };
-});
 vi.mock('../../src/sandbox/index.js', () => ({
   startSandbox: async (o: Record<string, unknown>) => {
     h.sandboxOpts = o;
@@ -106,11 +98,12 @@ describe('upload command', () => {
   it('builds UploadOptions from flags, env and defaults', async () => {
     const r = await run(['a.jpg', 'dir', '--concurrency', '3', '--mode', 'sync', '--max-retries', '2', '--timeout', '1.5', '--include', '*.jpg', '--include', '*.png'], TOKEN);
     expect(r.code).toBe(EXIT.OK);
+    expect(h.lastProvider?.name).toBe('bach');
+    expect(h.lastOpts?.credentials?.origin).toBe('https://api-gen-na.bach.art');
+    expect(await h.lastOpts?.credentials?.header()).toBe('Bearer tok-secret-0123456789');
     expect(h.lastOpts).toMatchObject({
       paths: ['a.jpg', 'dir'],
-      provider: 'bach',
       endpoint: 'https://api-gen-na.bach.art/api/vdr',
-      auth: { token: 'tok-secret-0123456789' },
       manifestPath: '/w/batchup-manifest.json',
       mode: 'sync',
       concurrency: 3,
@@ -175,8 +168,9 @@ describe('upload command', () => {
     const r = await run(['x', '--sandbox', '--verbose']);
     expect(r.code).toBe(EXIT.OK);
     expect(h.lastOpts?.endpoint).toBe('http://127.0.0.1:4242/api/vdr');
-    const token = h.lastOpts?.auth.token;
+    const token = h.sandboxOpts?.token as string;
     expect(token).toMatch(/^sandbox-[0-9a-f]{32}$/);
+    expect(await h.lastOpts?.credentials?.header()).toBe(`Bearer ${token}`);
     expect(h.sandboxOpts).toMatchObject({ host: '127.0.0.1', port: 0, token });
     expect(h.sandboxClosed).toBe(true);
     expect(r.err).not.toContain(token!);
@@ -184,7 +178,7 @@ describe('upload command', () => {
 
   it('--sandbox keeps configured credentials (the sandbox is told to accept them)', async () => {
     await run(['x', '--sandbox'], TOKEN);
-    expect(h.lastOpts?.auth).toEqual({ token: 'tok-secret-0123456789' });
+    expect(await h.lastOpts?.credentials?.header()).toBe('Bearer tok-secret-0123456789');
     expect(h.sandboxOpts?.token).toBe('tok-secret-0123456789');
   });
 
@@ -205,7 +199,6 @@ describe('upload command', () => {
     const r = await run(['x'], TOKEN);
     expect(r.code).toBe(EXIT.INTERRUPTED);
     expect(r.err).toContain('interrupting… (press Ctrl-C again to exit now)');
-    expect(r.err).toContain('interrupted: uploaded 1');
     expect(process.listenerCount('SIGINT')).toBe(before);
   });
 
@@ -229,13 +222,19 @@ describe('upload command', () => {
   it('provider flags: registered from Provider.flags, flag > env, warned about for other providers', async () => {
     let r = await run(['x', '--provider', 'aihub', '--batch-name', 'spring'], TOKEN);
     expect(r.code).toBe(EXIT.OK);
-    expect(h.lastOpts?.providerOptions).toEqual({ batchName: 'spring' });
-    expect(h.lastOpts?.endpoint).toBe('https://aihub.example/api');
+    expect(h.lastProviderOptions).toMatchObject({ batchName: 'spring' });
+    expect(h.lastOpts?.endpoint).toBe('https://aihub.instabase.com/api');
     await run(['x', '--provider', 'aihub'], { ...TOKEN, BATCHUP_AIHUB_BATCH_NAME: 'from-env' });
-    expect(h.lastOpts?.providerOptions).toEqual({ batchName: 'from-env' });
+    expect(h.lastProviderOptions).toMatchObject({ batchName: 'from-env' });
     r = await run(['x', '--batch-name', 'spring'], TOKEN);
-    expect(h.lastOpts?.providerOptions).toEqual({});
+    expect(h.lastProviderOptions).toEqual({});
     expect(r.err).toContain('--batch-name does not apply to provider bach; ignored');
+    // A provider's usage error is found before the pipeline runs (nothing is read or written).
+    h.lastOpts = undefined;
+    r = await run(['x', '--provider', 'aihub'], TOKEN);
+    expect(r.code).toBe(EXIT.USAGE);
+    expect(r.err).toContain('aihub needs --batch-name');
+    expect(h.lastOpts).toBeUndefined();
   });
 
   it('upload --help lists provider flags with their providers', async () => {
@@ -247,6 +246,6 @@ describe('upload command', () => {
       cwd: '/w',
     });
     expect(code).toBe(0);
-    expect(stdout.join('')).toMatch(/--batch-name <name>\s+batch name \(aihub; env BATCHUP_AIHUB_BATCH_NAME\)/);
+    expect(stdout.join('')).toMatch(/--batch-name <name>\s+name of the batch to create \(≤ 255 characters\)\s+\(aihub; env\s+BATCHUP_AIHUB_BATCH_NAME\)/);
   });
 });

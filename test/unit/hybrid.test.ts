@@ -12,13 +12,11 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { LIMITS, MESSAGES } from '../../src/providers/hybrid/contract.js';
-import { checkSession, hybrid } from '../../src/providers/hybrid/index.js';
+import { hybrid } from '../../src/providers/hybrid/index.js';
+import { checkSession } from '../../src/providers/hybrid/session.js';
 import { planHybrid } from '../../src/providers/hybrid/plan.js';
-import { Http } from '../../src/core/http.js';
-import { DEFAULT_MAX_MEMORY, MemoryBudget } from '../../src/core/memory.js';
-import type { BatchupEvent } from '../../src/core/events.js';
-import type { ProviderContext } from '../../src/core/provider.js';
 import type { Item } from '../../src/core/types.js';
+import { providerContext } from '../helpers/provider-context.js';
 import { rateEta } from '../../src/cli/render/tty.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -222,11 +220,12 @@ describe('adapter', () => {
     expect(checkSession({ uploadId: 'u', fileId: 'f', isChunked: true, totalChunks: 16, chunkSize: 10 * MiB, presignedUrls: urls(16), status: 'x' }, size, 'a').chunkSize).toBe(10 * MiB);
   });
 
-  it('plans groups of ≤ 5 local files and refuses URLs', () => {
-    const items: Item[] = Array.from({ length: 7 }, (_, i) => ({ source: `/v/${i}.mp4`, kind: 'file', path: `/v/${i}.mp4`, order: i, name: `${i}.mp4`, size: 10, format: 'mp4' }));
+  it('plans groups of ≤ 5 local files, naming each batch by its paths; takes local files only', () => {
+    const items: Item[] = Array.from({ length: 7 }, (_, i) => ({ source: `/v/${i}.mp4`, kind: 'file', path: `/v/${i}.mp4`, order: i, name: `${i}.mp4`, size: i === 6 ? 200 * MiB : 10, format: 'mp4' }));
     const plans = planHybrid({ items, mode: 'auto' });
     expect(plans.map((p) => p.files)).toEqual([4, 3]);
-    expect(() => planHybrid({ items: [{ source: 'https://x/y.mp4', kind: 'url', url: 'https://x/y.mp4', order: 0, name: 'y.mp4' }], mode: 'auto' })).toThrow(/local files only/);
+    expect(plans.map((p) => p.mode)).toEqual(['put', 'put+chunked']);
+    expect(hybrid.capabilities.inputs).toEqual(['file']);
   });
 
   it('never sends credentials to presigned URLs (on another origin), and fails an entry whose server sha256 differs', async () => {
@@ -258,24 +257,12 @@ describe('adapter', () => {
     const dir = await mkdtemp(join(tmpdir(), 'batchup-hybrid-unit-'));
     const path = join(dir, 'a.mp4');
     await writeFile(path, randomBytes(5000));
-    const http = new Http({ timeoutMs: 10_000 });
-    const events: BatchupEvent[] = [];
-    const kv = new Map<string, unknown>();
-    const ctx: ProviderContext = {
-      endpoint,
-      auth: { token: TOKEN },
-      http,
-      emit: (e) => events.push(e),
-      options: { maxRetries: 0 } as never,
-      retry: { maxRetries: 0 },
-      now: Date.now,
-      state: { get: (k) => kv.get(k) as never, put: (k, v) => (v === null ? kv.delete(k) : kv.set(k, v)) },
-      memory: new MemoryBudget(DEFAULT_MAX_MEMORY),
-    };
+    const ctx = providerContext({ endpoint, token: TOKEN, options: {}, retry: { maxRetries: 0 } });
+    const { http, events } = ctx;
     try {
       const item: Item = { source: path, kind: 'file', path, order: 0, name: 'a.mp4', size: 5000, mtimeMs: 1, format: 'mp4' };
       const [batch] = planHybrid({ items: [item], mode: 'auto' });
-      const [entry] = await hybrid.runBatch(batch!, ctx);
+      const [entry] = await hybrid.open(ctx).runBatch(batch!);
       expect(entry).toMatchObject({ status: 'failed', code: 'REMOTE' });
       expect(entry!.error).toMatch(/integrity check failed/);
       expect(seen).toHaveLength(1);
@@ -292,7 +279,7 @@ describe('adapter', () => {
 });
 
 describe('adapter: resume', () => {
-  it('an interrupted file resumes from /verify, sending only the missing chunks; a resumed batch reuses a completed entry', async () => {
+  it('an interrupted file resumes from /verify, sending only the missing chunks; a completed file is settled at once', async () => {
     const sb = await box();
     const dir = await mkdtemp(join(tmpdir(), 'batchup-hybrid-resume-'));
     const path = join(dir, 'big.mp4');
@@ -300,34 +287,25 @@ describe('adapter: resume', () => {
     const { writeMp4 } = await import('../../src/devtools/video.js');
     await writeMp4(path, size, { sparse: true });
     const kv = new Map<string, unknown>();
-    const http = new Http({ timeoutMs: 10_000 });
-    const mkCtx = (signal?: AbortSignal, onEvent?: (e: BatchupEvent) => void): ProviderContext => ({
-      endpoint: sb.url,
-      auth: { token: TOKEN },
-      http,
-      emit: (e) => onEvent?.(e),
-      signal,
-      options: { maxRetries: 2 } as never,
-      retry: { maxRetries: 2, baseMs: 1, capMs: 5 },
-      now: Date.now,
-      state: { get: (k) => kv.get(k) as never, put: (k, v) => (v === null ? kv.delete(k) : kv.set(k, v)) },
-      memory: new MemoryBudget(DEFAULT_MAX_MEMORY),
-    });
+    const mkCtx = (signal?: AbortSignal, onEvent?: Parameters<typeof providerContext>[0]['onEvent']) =>
+      providerContext({ endpoint: sb.url, token: TOKEN, options: {}, kv, signal, onEvent });
+    const http = mkCtx().http;
     const item: Item = { source: path, kind: 'file', path, order: 0, name: 'big.mp4', size, mtimeMs: 1, format: 'mp4' };
     const [batch] = planHybrid({ items: [item], mode: 'auto' });
     try {
       // 1. Interrupted at ~40%.
       const ctl = new AbortController();
-      const [first] = await hybrid.runBatch(batch!, mkCtx(ctl.signal, (e) => {
+      const [first] = await hybrid.open(mkCtx(ctl.signal, (e) => {
         if (e.type === 'file-progress' && e.sent >= size * 0.4) ctl.abort();
-      }));
+      })).runBatch(batch!);
       expect(first).toMatchObject({ status: 'failed', code: 'INTERRUPTED' });
       const atStop = sb.stats().partBytesReceived;
       expect(atStop).toBeGreaterThan(size * 0.35);
       expect([...kv.values()][0]).toMatchObject({ isChunked: true, totalChunks: 33, chunkSize: LIMITS.chunkSize });
 
       // 2. The same file again: verify, then only the missing chunks.
-      const [second] = await hybrid.runBatch(batch!, mkCtx());
+      const ctx2 = mkCtx();
+      const [second] = await hybrid.open(ctx2).runBatch(batch!);
       expect(second!.status, second!.error).toBe('uploaded');
       const { createReadStream } = await import('node:fs');
       const h = createHash('sha256');
@@ -342,14 +320,13 @@ describe('adapter: resume', () => {
       expect(stats.partBytesReceived - atStop).toBeLessThan(size * 0.7);
       expect(stats.partBytesReceived).toBeLessThan(size * 1.15);
 
-      // 3. A resumed batch (same id, results not journaled): the completed entry, nothing sent.
-      const before = JSON.stringify(sb.stats().requests);
-      const [third] = await hybrid.runBatch({ ...batch!, resumed: true }, mkCtx());
-      expect(third).toEqual(second);
-      expect(JSON.stringify(sb.stats().requests)).toBe(before);
+      // 3. The completed file was settled at once (journaled as done), its resume handle dropped
+      //    in the same commit: no later run uploads it again, whatever batch it lands in.
+      expect(ctx2.settled.map((x) => x.entries)).toEqual([[second]]);
+      expect(kv.size).toBe(0);
 
       // 4. A fresh batch of the same file uploads it again.
-      const [fourth] = await hybrid.runBatch(batch!, mkCtx());
+      const [fourth] = await hybrid.open(mkCtx()).runBatch(batch!);
       expect(fourth!.status).toBe('uploaded');
       expect(sb.stats().requests['hybrid.init']).toBe(2);
     } finally {

@@ -2,7 +2,8 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Journal, emptyState, fold, parseJournal, defaultStateDir } from '../../src/core/journal.js';
-import { decide, parseDuration } from '../../src/core/incremental.js';
+import { decide } from '../../src/core/incremental.js';
+import { parseDuration } from '../../src/core/parse.js';
 import type { ManifestEntry } from '../../src/core/manifest.js';
 import { tempDir } from '../helpers/cli.js';
 

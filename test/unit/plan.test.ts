@@ -66,39 +66,3 @@ describe('naming', () => {
     expect(() => checkTemplate('{nope}')).toThrow(/unknown placeholder/);
   });
 });
-
-import { AdaptiveLimit } from '../../src/core/pool.js';
-
-describe('AdaptiveLimit (AIMD)', () => {
-  it('halves on throttling, grows by 1/limit per success, never below 1 or above max', async () => {
-    const l = new AdaptiveLimit(8);
-    expect(l.current).toBe(8);
-    l.throttled();
-    expect(l.current).toBe(4);
-    l.throttled();
-    l.throttled();
-    l.throttled();
-    expect(l.current).toBe(1);
-    for (let i = 0; i < 3; i++) l.succeeded();
-    expect(l.current).toBe(2);
-    for (let i = 0; i < 100; i++) l.succeeded();
-    expect(l.current).toBe(8);
-  });
-
-  it('admits at most `current` holders and hands slots to waiters in order', async () => {
-    const l = new AdaptiveLimit(2);
-    l.throttled(); // 1
-    await l.acquire();
-    const order: number[] = [];
-    const w1 = l.acquire().then(() => order.push(1));
-    const w2 = l.acquire().then(() => order.push(2));
-    await new Promise((r) => setTimeout(r, 5));
-    expect(order).toEqual([]);
-    l.release();
-    await w1;
-    expect(order).toEqual([1]);
-    l.release();
-    await w2;
-    expect(order).toEqual([1, 2]);
-  });
-});

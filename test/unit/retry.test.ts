@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BatchupError } from '../../src/core/errors.js';
-import { DEFAULT_RETRY, isRetryableStatus, parseRetryAfter, retryDelay, withRetry } from '../../src/core/retry.js';
+import { DEFAULT_RETRY, NO_ATTEMPTS, decideRetry, isRetryableStatus, parseRetryAfter, retryDelay, withRetry } from '../../src/core/retry.js';
 
 describe('retryDelay', () => {
   it('grows exponentially within full jitter and is capped', () => {
@@ -64,5 +64,35 @@ describe('retryability', () => {
       }, { policy: { maxRetries: 2, baseMs: 1 } }),
     ).rejects.toThrow('503');
     expect(calls).toBe(3);
+  });
+});
+
+describe('decideRetry: the one decision for requests, parts and polls', () => {
+  const throttle = new BatchupError('HTTP_RETRYABLE', '429', { status: 429, retryAfter: 1 });
+  const failure = new BatchupError('HTTP_RETRYABLE', '500', { status: 500 });
+
+  it('throttling answers wait as told and do not spend maxRetries; failures do', () => {
+    const policy = { ...DEFAULT_RETRY, maxRetries: 2, maxThrottles: 5 };
+    let a = NO_ATTEMPTS;
+    for (let i = 0; i < 5; i++) {
+      const d = decideRetry(a, throttle, policy, () => 0);
+      expect(d.retry && d.delayMs).toBe(1000);
+      if (d.retry) a = d.attempts;
+    }
+    expect(decideRetry(a, throttle, policy).retry).toBe(false); // the 6th throttle in a row gives up
+    a = { failures: 0, throttles: 5 };
+    let d = decideRetry(a, failure, policy);
+    expect(d.retry).toBe(true);
+    d = decideRetry(d.retry ? d.attempts : a, failure, policy);
+    expect(d.retry).toBe(true);
+    expect(decideRetry(d.retry ? d.attempts : a, failure, policy).retry).toBe(false);
+  });
+
+  it('a 503 without Retry-After is a failure; a huge Retry-After gives up; 4xx never retry', () => {
+    const policy = { ...DEFAULT_RETRY, maxRetries: 0 };
+    expect(decideRetry(NO_ATTEMPTS, new BatchupError('HTTP_RETRYABLE', '503', { status: 503 }), policy).retry).toBe(false);
+    expect(decideRetry(NO_ATTEMPTS, new BatchupError('HTTP_RETRYABLE', '503', { status: 503, retryAfter: 2 }), policy).retry).toBe(true);
+    expect(decideRetry(NO_ATTEMPTS, new BatchupError('HTTP_RETRYABLE', '429', { status: 429, retryAfter: 99_999 })).retry).toBe(false);
+    expect(decideRetry(NO_ATTEMPTS, new BatchupError('HTTP', '400', { status: 400 })).retry).toBe(false);
   });
 });

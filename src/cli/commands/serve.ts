@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { resolve } from 'node:path';
 import { usageError } from '../../core/errors.js';
-import { parseIntInRange, parsePositiveNumber } from '../config.js';
+import { parseIntInRange, parsePositiveNumber } from '../../core/parse.js';
 import { EXIT } from '../exit-codes.js';
 import type { CliContext } from '../main.js';
 import { addSecret, redact } from '../redact.js';

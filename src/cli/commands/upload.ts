@@ -14,20 +14,13 @@ import { join, resolve } from 'node:path';
 import { Option } from 'commander';
 import { toBatchupError, usageError } from '../../core/errors.js';
 import type { BatchupEvent, RunSummary } from '../../core/events.js';
+import { checkCredentialTransport } from '../../core/http.js';
+import { isLoopbackHost } from '../../core/loopback.js';
 import { parseByteSize } from '../../core/memory.js';
 import { DEFAULTS, type AuthOptions, type UploadOptions } from '../../core/options.js';
-import { parseDuration } from '../../core/incremental.js';
-import type { ProviderFlag } from '../../core/provider.js';
-import {
-  hasCredentials,
-  missingCredentialsError,
-  missingEndpointError,
-  parseIntInRange,
-  parsePositiveNumber,
-  resolveSettings,
-  validateValue,
-  type ResolvedSettings,
-} from '../config.js';
+import { durationFlag, parseIntInRange } from '../../core/parse.js';
+import type { AnyProvider, FlagSpec, FlagValues } from '../../core/provider.js';
+import { hasCredentials, missingEndpointError, resolveSettings, validateValue, type ResolvedSettings } from '../config.js';
 import { EXIT, exitCodeForError, exitCodeForSummary, hintFor } from '../exit-codes.js';
 import type { CliContext } from '../main.js';
 import { addSecret } from '../redact.js';
@@ -58,6 +51,7 @@ export interface UploadFlags {
   prune?: boolean;
   maxDuration?: string;
   timeout?: string;
+  allowInsecureHttp?: boolean;
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -71,15 +65,14 @@ export interface UploadFlags {
 export function providerOptionsFrom(
   flags: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
-  mine: readonly ProviderFlag[],
-  all: readonly ProviderFlag[] = mine,
-): { options: Record<string, string | boolean | undefined>; foreign: string[] } {
-  const options: Record<string, string | boolean | undefined> = {};
+  mine: readonly FlagSpec[],
+  all: readonly FlagSpec[] = mine,
+): { options: FlagValues; foreign: string[] } {
+  const options: Record<string, FlagValues[string]> = {};
   const mineFlags = new Set(mine.map((f) => f.flags));
   for (const f of mine) {
-    const attr = new Option(f.flags).attributeName();
-    const v = flags[attr];
-    if (typeof v === 'string' || typeof v === 'boolean') options[f.key] = v;
+    const v = flags[new Option(f.flags).attributeName()];
+    if (typeof v === 'string' || typeof v === 'boolean' || Array.isArray(v)) options[f.key] = v as FlagValues[string];
     else if (f.env && env[f.env] !== undefined && env[f.env] !== '') options[f.key] = env[f.env];
   }
   const foreign: string[] = [];
@@ -114,38 +107,18 @@ export function checkUploadFlags(
   if (f.nameTemplate !== undefined && f.nameTemplate.trim() === '') throw usageError('--name-template is empty');
   const maxRetries =
     f.maxRetries === undefined ? DEFAULTS.maxRetries : parseIntInRange(f.maxRetries, 0, MAX_RETRIES_LIMIT, '--max-retries');
-  const timeoutMs =
-    f.timeout === undefined
-      ? DEFAULTS.timeoutMs
-      : Math.round(parsePositiveNumber(f.timeout, '--timeout (seconds)', { max: MAX_TIMEOUT_SECONDS }) * 1000);
+  const timeoutMs = f.timeout === undefined ? DEFAULTS.timeoutMs : durationFlag(f.timeout, '--timeout', { min: 1 });
+  if (timeoutMs > MAX_TIMEOUT_SECONDS * 1000) throw usageError(`--timeout is at most ${MAX_TIMEOUT_SECONDS / 3600} h, got "${f.timeout}"`);
   if (f.urls === '-' && f.fromManifest?.includes('-')) throw usageError("only one input can read stdin ('-')");
   const maxBatchFiles = f.batchSize === undefined ? undefined : parseIntInRange(f.batchSize, 1, 100_000, '--batch-size');
-  const duration = (text: string | undefined, flag: string) => {
-    if (text === undefined) return undefined;
-    const ms = parseDuration(text);
-    if (ms === undefined) throw usageError(`${flag} takes a duration like 3d, 12h, 90m or 45s, got "${text}"`);
-    return ms;
-  };
-  const refreshBeforeMs = duration(f.refreshBefore, '--refresh-before');
-  const maxDurationMs = duration(f.maxDuration, '--max-duration');
+  const refreshBeforeMs = f.refreshBefore === undefined ? undefined : durationFlag(f.refreshBefore, '--refresh-before', { min: 0 });
+  const maxDurationMs = f.maxDuration === undefined ? undefined : durationFlag(f.maxDuration, '--max-duration');
   return { maxRetries, timeoutMs, maxBatchFiles, refreshBeforeMs, maxDurationMs };
 }
 
-/** Endpoint the sandbox serves a provider at (see /work/shared/protocols/README.md). */
-export function sandboxEndpoint(provider: string, sb: { url: string; bachEndpoint: string }): string {
-  const origin = sb.url.replace(/\/+$/, '');
-  if (provider === 'bach') return sb.bachEndpoint;
-  if (provider === 'aihub') return `${origin}/api`;
-  return origin;
-}
-
-function isLoopback(endpoint: string): boolean {
-  try {
-    const h = new URL(endpoint).hostname;
-    return h === 'localhost' || h === '::1' || h === '[::1]' || h.startsWith('127.');
-  } catch {
-    return false;
-  }
+/** Endpoint the sandbox serves a provider at: its origin plus the path the provider declares. */
+export function sandboxEndpoint(provider: Pick<AnyProvider, 'sandboxPath'>, origin: string): string {
+  return origin.replace(/\/+$/, '') + provider.sandboxPath;
 }
 
 export async function runUploadCommand(
@@ -181,7 +154,7 @@ export async function runUploadCommand(
   try {
     const { maxRetries, timeoutMs, maxBatchFiles, refreshBeforeMs, maxDurationMs } = checkUploadFlags(paths, flags);
     const maxMemory = flags.maxMemory === undefined ? undefined : parseByteSize(String(flags.maxMemory), '--max-memory');
-    const { providerNames, getProvider } = await import('../../providers/registry.js');
+    const { providers, providerNames, getProvider } = await import('../../providers/registry.js');
     const settings: ResolvedSettings = await resolveSettings(
       {
         provider: flags.provider,
@@ -201,13 +174,15 @@ export async function runUploadCommand(
       throw usageError(`unknown provider '${settings.provider}' (known: ${providerNames().join(', ')})`);
     }
     const provider = getProvider(settings.provider);
-    const allFlags = providerNames().flatMap((n) => getProvider(n).flags ?? []);
-    const { options: providerOptions, foreign } = providerOptionsFrom(flags, ctx.env, provider.flags ?? [], allFlags);
+    const { options: values, foreign } = providerOptionsFrom(flags, ctx.env, provider.flags, providers().flatMap((p) => p.flags));
     for (const f of foreign) renderer.warn(`${f} does not apply to provider ${settings.provider}; ignored`);
+    // Every usage and configuration check happens here, before the first file is read.
+    const providerOptions: unknown = provider.options(values, { batchId: flags.batchId, maxMemory });
 
     let endpoint = settings.endpoint;
     let auth: AuthOptions = settings.auth;
     const dryRun = Boolean(flags.dryRun);
+    const now = clockFrom(ctx.env.BATCHUP_NOW);
 
     if (flags.sandbox && !dryRun) {
       if (!hasCredentials(auth)) {
@@ -222,14 +197,18 @@ export async function runUploadCommand(
         accessKey: auth.accessKey,
         secretKey: auth.secretKey,
       });
-      endpoint = sandboxEndpoint(settings.provider, sandbox);
+      endpoint = sandboxEndpoint(provider, sandbox.url);
       renderer.info(`sandbox: ${endpoint} (data in ${sandbox.dataDir}, removed at exit)`);
     } else if (!dryRun) {
       endpoint ??= provider.defaultEndpoint || undefined;
       if (!endpoint) throw missingEndpointError(settings.provider);
-      if (!hasCredentials(auth)) throw missingCredentialsError(settings.provider);
-      if (!isLoopback(endpoint) && endpoint.startsWith('http:')) {
-        renderer.warn(`endpoint ${endpoint} is plain http: credentials and files travel unencrypted`);
+    }
+    const credentials = dryRun ? undefined : provider.credentials(auth, endpoint!, now);
+    if (credentials && endpoint) {
+      checkCredentialTransport(endpoint, flags.allowInsecureHttp);
+      const u = new URL(endpoint);
+      if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
+        renderer.warn(`--allow-insecure-http: credentials and files go to ${u.host} over plain http, unencrypted`);
       }
     }
 
@@ -240,9 +219,9 @@ export async function runUploadCommand(
       include: flags.include,
       exclude: flags.exclude,
       ignoreFile: flags.ignoreFile,
-      provider: settings.provider,
       endpoint: endpoint ?? provider.defaultEndpoint ?? '',
-      auth,
+      credentials,
+      allowInsecureHttp: flags.allowInsecureHttp,
       manifestPath: resolve(ctx.cwd, settings.manifestPath),
       mode: settings.mode,
       concurrency: settings.concurrency,
@@ -263,7 +242,6 @@ export async function runUploadCommand(
       pollIntervalMs: DEFAULTS.pollIntervalMs,
       pollMaxIntervalMs: DEFAULTS.pollMaxIntervalMs,
       cwd: ctx.cwd,
-      providerOptions,
       stdin: flags.urls === '-' || flags.fromManifest?.includes('-') ? ctx.stdin : undefined,
     };
 
@@ -282,7 +260,7 @@ export async function runUploadCommand(
 
     renderer.start();
     const { runUpload } = await import('../../core/pipeline.js');
-    const summary = await runUpload(opts, emit, ctx.signal, clockFrom(ctx.env.BATCHUP_NOW));
+    const summary = await runUpload(provider, providerOptions, opts, emit, ctx.signal, now);
     renderer.finish(summary);
     return exitCodeForSummary(summary, stats);
   } catch (err) {

@@ -3,39 +3,9 @@
  * Units are decimal (1 MB = 1,000,000 bytes), as in the issue's examples ("12.3 MB").
  */
 import type { RunSummary } from '../../core/events.js';
+import { formatBytes, formatDuration } from '../../core/text.js';
 
-const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '0 B';
-  if (bytes < 1000) return `${Math.round(bytes)} B`;
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  // 999.95 kB would print as "1000.0 kB": carry into the next unit instead.
-  if (Number(value.toFixed(1)) >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${UNITS[unit]}`;
-}
-
-/** `850 ms`, `4.2 s`, `3m 05s`, `1h 02m`. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) ms = 0;
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const totalSec = Math.round(s);
-  const h = Math.floor(totalSec / 3600);
-  const m = Math.floor((totalSec % 3600) / 60);
-  const sec = totalSec % 60;
-  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
-  return `${m}m ${String(sec).padStart(2, '0')}s`;
-}
+export { formatBytes, formatDuration };
 
 /** Shorten a name to `width` characters, keeping both ends: `very-lo…name.jpg`. */
 export function truncateMiddle(text: string, width: number): string {

@@ -167,6 +167,15 @@ function validateUrl(c: Candidate): ValidationResult {
   return { ok: true, item: { source: c.source, kind: 'url', url: u.href, order: c.order, name } };
 }
 
+/** `storage://NAME/PATH`: a folder (ending in `/`) or one file in a storage the provider knows by NAME. */
+function validateStorage(c: Candidate): ValidationResult {
+  const m = /^storage:\/\/([^/]+)(\/.*)?$/i.exec(c.source);
+  if (!m) return { ok: false, rejection: { source: c.source, rule: 'bad-url', message: `${c.source}: a storage input is storage://NAME/PATH/ (bad-url)` } };
+  const path = m[2] ?? '/';
+  const name = path.split('/').filter(Boolean).pop() ?? m[1]!;
+  return { ok: true, item: { source: c.source, kind: 'storage', order: c.order, name } };
+}
+
 /** An opened file under validation: its stats and a byte source (none when it is not a regular file). */
 interface Opened {
   stats: Stats;
@@ -201,6 +210,7 @@ const errnoOf = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as
 /** Validate one candidate. Never throws for a per-file problem: those become rejections. */
 export async function validateCandidate(c: Candidate, policy: ValidationPolicy): Promise<ValidationResult> {
   if (c.kind === 'url') return validateUrl(c);
+  if (c.kind === 'storage') return validateStorage(c);
   const path = c.path ?? c.source;
   let opened: Opened;
   try {

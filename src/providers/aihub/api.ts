@@ -1,11 +1,12 @@
 /**
- * The aihub HTTP client: one method per endpoint of the contract, the bearer token and the
- * optional IB-Context header on every request, and the server's `{"message": ...}` surfaced in
- * every error. Used by the upload adapter and by the `batches` / `runs` commands.
+ * The aihub HTTP client: one method per endpoint of the contract, credentials (added by
+ * core/http.ts) and the optional IB-Context header on every request, and the server's
+ * `{"message": ...}` surfaced in every error. Used by the upload adapter and by the `batches` /
+ * `runs` commands.
  *
  * URLs the server hands out (a session's or a job's Location) are followed only when they point
- * at the API's own origin: the bearer token never goes anywhere else. Otherwise the id is taken
- * from the URL's last path segment and the documented path is used.
+ * at the API's own origin. Otherwise the id is taken from the URL's last path segment and the
+ * documented path is used.
  */
 import type { Readable } from 'node:stream';
 import { BatchupError } from '../../core/errors.js';
@@ -26,7 +27,6 @@ export interface AihubApiOptions {
   http: Http;
   /** API root, e.g. https://aihub.instabase.com/api (paths start /v2/). */
   endpoint: string;
-  token: string;
   /** Sent as IB-Context on every request when set. */
   ibContext?: string;
 }
@@ -76,7 +76,7 @@ export class AihubApi {
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
-    const h: Record<string, string> = { authorization: `Bearer ${this.o.token}`, ...extra };
+    const h: Record<string, string> = { ...extra };
     if (this.o.ibContext) h['ib-context'] = this.o.ibContext;
     return h;
   }
@@ -96,7 +96,7 @@ export class AihubApi {
       extra['content-type'] = 'application/octet-stream';
     }
     if (body !== undefined) extra['content-length'] = String(opts.length ?? Buffer.byteLength(body as string | Buffer));
-    const res = await this.o.http.send({ method, url, headers: this.headers(extra), body, signal: opts.signal });
+    const res = await this.o.http.send({ method, url, headers: this.headers(extra), body, auth: true, signal: opts.signal });
     if (res.status >= 200 && res.status < 300) return res;
     throw errorOf(res, what);
   }

@@ -6,13 +6,11 @@ import { BatchupError } from '../../core/errors.js';
 import { Http, httpError, type SendResponse } from '../../core/http.js';
 import type { StreamingBody } from '../../core/bodies.js';
 import { CODES, LIMITS, MESSAGES, PATHS, type Envelope, type StatusData, type SubmitData } from './contract.js';
-import type { BachAuth } from './auth.js';
 
 export class BachApi {
   constructor(
     private readonly http: Http,
     private readonly endpoint: string,
-    private readonly auth: BachAuth,
   ) {}
 
   private url(path: string): string {
@@ -23,11 +21,8 @@ export class BachApi {
     const res = await this.http.send({
       method: 'POST',
       url: this.url(kind === 'sync' ? PATHS.submitWithFiles : PATHS.submit),
-      headers: {
-        authorization: await this.auth.header(),
-        'content-type': body.contentType,
-        'content-length': String(body.length),
-      },
+      headers: { 'content-type': body.contentType, 'content-length': String(body.length) },
+      auth: true,
       body: body.open(),
       signal,
       // The sync endpoint may hold the connection while it takes the files in.
@@ -41,7 +36,7 @@ export class BachApi {
     const res = await this.http.send({
       method: 'GET',
       url: this.url(PATHS.status(batchId)),
-      headers: { authorization: await this.auth.header() },
+      auth: true,
       signal,
     });
     if (res.status === 404) {

@@ -3,7 +3,9 @@
  * (iss = AccessKey, nbf = now − 5 s). We mint short-lived tokens (30 min) and renew them before
  * they expire, rather than the vendor's 10-day maximum, so a leaked token is worth little.
  */
+import { credentialsFor } from '../../core/credentials.js';
 import { configError } from '../../core/errors.js';
+import type { Credentials } from '../../core/http.js';
 import type { AuthOptions } from '../../core/options.js';
 
 const LIFETIME_S = 30 * 60;
@@ -40,3 +42,9 @@ export class BachAuth {
     return `Bearer ${this.cached.token}`;
   }
 }
+
+/** bach's credentials for `endpoint`: the token, or JWTs minted from the key pair. */
+export const bachCredentials = (auth: AuthOptions, endpoint: string, now: () => number): Credentials => {
+  const a = new BachAuth(auth, now);
+  return credentialsFor(endpoint, () => a.header());
+};

@@ -3,12 +3,12 @@
  * async JSON submit for 50–300; every batch holds at most 300 entries. ZIPs only go through the
  * sync endpoint (the async body takes images), URLs only through the async one.
  */
-import { batchIds, derivedBatchId, splitEvenly } from '../../core/plan.js';
+import { batchIds, derivedBatchId, planBatch, splitEvenly } from '../../core/plan.js';
 import type { BatchPlan, PlanRequest } from '../../core/provider.js';
 import type { Item } from '../../core/types.js';
 import { LIMITS } from './contract.js';
 
-const imagesOf = (it: Item) => (it.format === 'zip' ? it.zipEntries?.length ?? 0 : 1);
+const imagesOf = (it: Item) => (it.format === 'zip' ? (it.zipEntries?.length ?? 0) : 1);
 
 export function planBach(req: PlanRequest): BatchPlan[] {
   const perBatch = Math.min(LIMITS.maxFiles, req.maxBatchFiles ?? LIMITS.maxFiles);
@@ -48,15 +48,6 @@ export function planBach(req: PlanRequest): BatchPlan[] {
     }
   }
 
-  const ids = batchIds(groups.length, req.batchId, (i) => derivedBatchId(groups[i]!.items, groups[i]!.mode));
-  return groups.map((g, i) => ({
-    batchId: ids[i]!,
-    mode: g.mode,
-    reason: g.reason,
-    files: g.items.length,
-    images: g.items.reduce((n, it) => n + imagesOf(it), 0),
-    bytes: g.items.reduce((n, it) => n + (it.size ?? 0), 0),
-    sources: g.items.map((it) => it.source),
-    items: g.items,
-  }));
+  const ids = batchIds(groups.length, req.batchId, (i) => derivedBatchId(groups[i]!.items, groups[i]!.mode, req.salt));
+  return groups.map((g, i) => planBatch(g.items, { batchId: ids[i]!, mode: g.mode, reason: g.reason }));
 }

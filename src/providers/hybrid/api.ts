@@ -1,8 +1,8 @@
 /**
  * The hybrid HTTP client: one method per endpoint, `success` checked on every envelope, the
- * server's own message surfaced in every error. The bearer token goes to the API endpoints only;
- * presigned PUTs ({@link putPresigned}) carry no Authorization header, no cookie, nothing of ours,
- * and a redirect from them is never followed.
+ * server's own message surfaced in every error. The API calls ask for credentials (`auth: true`,
+ * added by core/http.ts for the API origin only); presigned PUTs ({@link putPresigned}) carry no
+ * Authorization header, no cookie, nothing of ours, and a redirect from them is never followed.
  */
 import { BatchupError } from '../../core/errors.js';
 import { httpError, type Http, type SendResponse } from '../../core/http.js';
@@ -25,29 +25,28 @@ export class HybridApi {
   constructor(
     private readonly http: Http,
     endpoint: string,
-    private readonly token: string,
   ) {
     this.base = endpoint.replace(/\/+$/, '');
   }
 
   private headers(json = false): Record<string, string> {
-    return { authorization: `Bearer ${this.token}`, accept: 'application/json', ...(json ? { 'content-type': 'application/json' } : {}) };
+    return { accept: 'application/json', ...(json ? { 'content-type': 'application/json' } : {}) };
   }
 
   async init(body: InitBody, signal?: AbortSignal): Promise<UploadSession[]> {
-    const res = await this.http.send({ method: 'POST', url: this.base + PATHS.init, headers: this.headers(true), body: JSON.stringify(body), signal });
+    const res = await this.http.send({ method: 'POST', url: this.base + PATHS.init, headers: this.headers(true), auth: true, body: JSON.stringify(body), signal });
     const data = unwrap<UploadSession[]>(res, 'init');
     if (!Array.isArray(data)) throw protocol('init', 'data is not a list of upload sessions');
     return data;
   }
 
   async progress(uploadId: string, signal?: AbortSignal): Promise<ProgressData> {
-    const res = await this.http.send({ method: 'GET', url: this.base + PATHS.progress(uploadId), headers: this.headers(), signal });
+    const res = await this.http.send({ method: 'GET', url: this.base + PATHS.progress(uploadId), headers: this.headers(), auth: true, signal });
     return unwrap<ProgressData>(res, 'progress');
   }
 
   async retry(uploadId: string, missing: boolean, signal?: AbortSignal): Promise<RetryUrl[]> {
-    const res = await this.http.send({ method: 'POST', url: this.base + PATHS.retry(uploadId, missing), headers: this.headers(), signal });
+    const res = await this.http.send({ method: 'POST', url: this.base + PATHS.retry(uploadId, missing), headers: this.headers(), auth: true, signal });
     const data = unwrap<RetryUrl[]>(res, 'retry');
     if (!Array.isArray(data)) throw protocol('retry', 'data is not a list of URLs');
     return data;
@@ -55,7 +54,7 @@ export class HybridApi {
 
   /** Parts the server has, or `undefined` when it does not know the upload (404). */
   async verify(uploadId: string, signal?: AbortSignal): Promise<VerifyPart[] | undefined> {
-    const res = await this.http.send({ method: 'GET', url: this.base + PATHS.verify(uploadId), headers: this.headers(), signal });
+    const res = await this.http.send({ method: 'GET', url: this.base + PATHS.verify(uploadId), headers: this.headers(), auth: true, signal });
     if (res.status === 404) return undefined;
     const data = unwrap<VerifyPart[]>(res, 'verify');
     if (!Array.isArray(data)) throw protocol('verify', 'data is not a list of parts');
@@ -63,7 +62,7 @@ export class HybridApi {
   }
 
   async complete(uploadId: string, signal?: AbortSignal): Promise<VideoRecord> {
-    const res = await this.http.send({ method: 'POST', url: this.base + PATHS.complete(uploadId), headers: this.headers(), signal });
+    const res = await this.http.send({ method: 'POST', url: this.base + PATHS.complete(uploadId), headers: this.headers(), auth: true, signal });
     const data = unwrap<VideoRecord>(res, 'complete');
     if (!data || typeof data !== 'object') throw protocol('complete', 'data is not a video record');
     return data;
