@@ -25,7 +25,7 @@
  * A lock file (pid, host, start time) keeps two runs off the same state; a lock whose process is
  * gone (same host) is stale and taken over.
  */
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -238,11 +238,33 @@ interface LockInfo {
   pid: number;
   host: string;
   startedAt: string;
+  /** The process's start time as /proc tells it (tells a reused pid apart). */
+  procStart?: string;
 }
 
-function alive(pid: number): boolean {
+/** A process's state and start time (clock ticks since boot) from /proc, where there is one. */
+function procStat(pid: number): { state: string; start: string } | undefined {
   try {
-    process.kill(pid, 0);
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' '); // the name may hold spaces
+    return { state: rest[0]!, start: rest[19]! };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the run that wrote a lock is still running. A killed run can linger as a zombie, and
+ * its pid can be reused by another process: with /proc, the start time recorded in the lock must
+ * match and the process must not be a zombie.
+ */
+function alive(lock: LockInfo): boolean {
+  if (procStat(process.pid)) {
+    const p = procStat(lock.pid);
+    return !!p && p.state !== 'Z' && (lock.procStart === undefined || p.start === lock.procStart);
+  }
+  try {
+    process.kill(lock.pid, 0);
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
@@ -251,7 +273,7 @@ function alive(pid: number): boolean {
 
 async function acquireLock(dir: string): Promise<void> {
   const path = join(dir, 'lock');
-  const mine: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+  const mine: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), procStart: procStat(process.pid)?.start };
   for (let tries = 0; tries < 2; tries++) {
     try {
       await writeFile(path, JSON.stringify(mine), { flag: 'wx' });
@@ -265,7 +287,7 @@ async function acquireLock(dir: string): Promise<void> {
     } catch {
       other = undefined; // torn lock file: treat as stale
     }
-    if (other && other.host === mine.host && alive(other.pid) && other.pid !== process.pid) {
+    if (other && other.host === mine.host && alive(other) && other.pid !== process.pid) {
       throw new BatchupError(
         'USAGE',
         `another batchup run (pid ${other.pid}, started ${other.startedAt}) is using the state in ${dir}; wait for it or use another --state`,

@@ -8,8 +8,8 @@
  *  2. rerun     — the same command again: nothing sent, everything skipped, exit 0;
  *  3. faults    — 5xx, 429, resets and lost answers on a quarter of the API requests: exit 0, each
  *                 input stored exactly once;
- *  4. kill -9   — the process killed mid-run, then the same command: exit 0, each input stored
- *                 exactly once, the manifest complete.
+ *  4. kill -9   — the process killed at four random moments in a row (seeded), then the same
+ *                 command to the end: exit 0, each input stored exactly once, the manifest complete.
  *
  * The providers and how to make their inputs are the table in providers.ts.
  */
@@ -21,12 +21,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, cleanEnv, cli, readJson, serve, tempDir, type SandboxStats, type ServeHandle } from '../helpers/cli.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { waitFor } from '../helpers/wait.js';
+import { settledValue, waitFor } from '../helpers/wait.js';
+import { mulberry32 } from '../../src/sandbox/faults.js';
 import { providerNames } from '../../src/providers/registry.js';
 import { CASES, type ProviderCase } from './providers.js';
 
 const TOKEN = 'tok-conformance-40d2';
 const FILES = 6;
+/** Seed of the kill moments (replayable). */
+const KILL_SEED = 7;
 const servers: ServeHandle[] = [];
 
 afterAll(async () => {
@@ -117,20 +120,47 @@ describe.each(CASES)('conformance: $name', (c) => {
     expect(injected).toBeGreaterThan(0);
   });
 
-  it('kill -9 mid-run, then the same command: each input stored exactly once, the manifest complete', async () => {
-    // Every API answer is slowed down, so the kill lands while the run is under way.
+  it('kill -9 at several random moments in a row, then the run to the end: each input stored exactly once, the manifest complete', async () => {
+    // Every API answer is slowed down, so the kills land while the run is under way.
     const slow = await start(['--fault-rate', '1', '--faults', 'slow', '--slow-ms', '150', '--seed', '3']);
     const dir = await tempDir(`batchup-conf-${c.name}-kill-`);
     const inputs = await c.inputs(join(dir, 'in'), FILES, 30_000);
     const { args, env } = upload(c, slow, dir, 'kill');
-    const base = requestsOf(await slow.stats());
-    const first = execa('node', [BIN, ...args], { env, extendEnv: false, reject: false });
-    await waitFor(async () => requestsOf(await slow.stats()) >= base + 2, 'the first run to get under way', { everyMs: 10 });
-    first.kill('SIGKILL');
-    expect((await first).signal, 'the first run ended before the kill').toBe('SIGKILL');
-    await new Promise((ok) => setTimeout(ok, 400)); // requests the kill cut off settle on the server
+    const random = mulberry32(KILL_SEED + c.name.length);
+    for (let k = 0; k < 4; k++) {
+      // A random moment: after 0 to 7 more API requests reached the server (0: still starting up).
+      const wait = Math.floor(random() * 8);
+      const base = requestsOf(await slow.stats());
+      const run = execa('node', [BIN, ...args], { env, extendEnv: false, reject: false });
+      await waitFor(async () => requestsOf(await slow.stats()) >= base + wait || run.exitCode !== null, `kill ${k}: ${wait} requests`, { everyMs: 5 });
+      run.kill('SIGKILL');
+      await run;
+      // What the kill cut off settles on the server before the next run starts.
+      await settledValue(async () => requestsOf(await slow.stats()), 'requests the server saw', 300);
+    }
     const r = await cli(args, { env });
     expect(r.exitCode, r.stderr).toBe(EXIT.OK);
     await expectStoredOnce(c, slow, dir, inputs, 'kill');
+  });
+
+  it('kill -9 while the answer of a storing request is on its way, then the run to the end: nothing stored twice', async () => {
+    // The server handles each API request at once but answers 1.5 s later: the kill lands after
+    // an input was stored and before the client heard of it.
+    const late = await start(['--fault-rate', '1', '--faults', 'slow', '--slow-ms', '1500', '--seed', '4']);
+    const dir = await tempDir(`batchup-conf-${c.name}-lost-`);
+    const inputs = await c.inputs(join(dir, 'in'), FILES, 40_000);
+    const { args, env } = upload(c, late, dir, 'lost');
+    const run = execa('node', [BIN, ...args], { env, extendEnv: false, reject: false });
+    const stored = async () => {
+      const s = await late.stats();
+      return c.storesAt.some((r) => (s.requests[r] ?? 0) > 0) && Object.keys(s.receipts).length > 0;
+    };
+    await waitFor(stored, 'an input to be stored');
+    run.kill('SIGKILL');
+    await run;
+    await settledValue(async () => requestsOf(await late.stats()), 'requests the server saw', 300);
+    const r = await cli(args, { env });
+    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    await expectStoredOnce(c, late, dir, inputs, 'lost');
   });
 });

@@ -22,6 +22,8 @@ export interface ProviderCase {
   inputs(dir: string, count: number, seed: number): Promise<string[]>;
   /** Write one input this provider must refuse, and the rule it must be refused with. */
   invalid(dir: string): Promise<{ path: string; rule: string }>;
+  /** The sandbox routes whose handling stores an input (a receipt): where a lost answer hurts most. */
+  storesAt: string[];
   /** Extra checks of a finished run's uploaded entries (e.g. aihub: all in one batch). */
   check?(sb: ServeHandle, uploaded: ManifestEntry[], run: string): Promise<void>;
 }
@@ -43,6 +45,7 @@ export const CASES: ProviderCase[] = [
   {
     name: 'bach',
     endpoint: (sb) => `${sb.url}/api/vdr`,
+    storesAt: ['bach.submit-with-files', 'bach.submit'],
     args: () => [],
     inputs: (dir, n, seed) => writeAll(dir, Array.from({ length: n }, (_, i) => [`img-${i}.png`, makePng(seed + i)] as [string, Buffer])),
     invalid: async (dir) => ({ path: (await writeAll(dir, [['not-an-image.png', text]]))[0]!, rule: 'disguised' }),
@@ -50,6 +53,7 @@ export const CASES: ProviderCase[] = [
   {
     name: 'hybrid',
     endpoint: (sb) => sb.url,
+    storesAt: ['hybrid.complete'],
     args: () => ['--channel-id', 'conformance'],
     async inputs(dir, n, seed) {
       await mkdir(dir, { recursive: true });
@@ -67,6 +71,7 @@ export const CASES: ProviderCase[] = [
   {
     name: 'aihub',
     endpoint: (sb) => `${sb.url}/api`,
+    storesAt: ['aihub.files.put', 'aihub.multipart.session'],
     args: (run) => ['--batch-name', `conformance ${run}`, '--ib-context', 'org-conformance'],
     inputs: (dir, n, seed) =>
       writeAll(dir, Array.from({ length: n }, (_, i) => (i % 2 ? [`doc-${i}.pdf`, makePdf(seed + i)] : [`page-${i}.png`, makePng(seed + i)]) as [string, Buffer])),

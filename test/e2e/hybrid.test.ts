@@ -148,4 +148,44 @@ describe('hybrid upload', () => {
     expect(stats.requests['hybrid.verify']).toBe(1);
     expect(await hashFile(objectPath(sb, m.entries[0].sha256))).toBe(originals.get('big.mp4'));
   });
+
+  it('kill -9 four times in a row (0.87, 0.39, 0.18, 0.68 s after each start), then to the end: every video completed exactly once', async () => {
+    const sb = await start();
+    const manifestPath = join(dir, 'm4.json');
+    const args = [BIN, 'upload', join(dir, 'in'), '--provider', 'hybrid', '--manifest', manifestPath];
+    for (const afterMs of [870, 390, 180, 680]) {
+      const run = execa('node', args, { env: env(sb), extendEnv: false, reject: false });
+      await new Promise((ok) => setTimeout(ok, afterMs));
+      run.kill('SIGKILL');
+      await run;
+      await settledValue(async () => (await sb.stats()).partBytesReceived, 'bytes received');
+    }
+    const r = await cli(args.slice(1), { env: env(sb) });
+    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    await expectIdentical(sb, await readJson(manifestPath), Object.keys(SIZES));
+    const stats = await sb.stats();
+    // Completed (a video record made) once per file, whatever the kills interrupted.
+    for (const name of Object.keys(SIZES)) expect(stats.receipts[originals.get(name)!], name).toBe(1);
+  });
+
+  it("kill -9 after the server completed a file but before its answer arrived: the rerun adopts it, no second record", async () => {
+    // Every API answer leaves the server 1.5 s after the request was handled: `complete` has
+    // assembled the video when the client is killed, waiting for the answer.
+    const sb = await start(['--fault-rate', '1', '--faults', 'slow', '--slow-ms', '1500', '--seed', '1']);
+    const manifestPath = join(dir, 'm5.json');
+    const file = join(dir, 'in', 'small.mp4');
+    const args = [BIN, 'upload', file, '--provider', 'hybrid', '--manifest', manifestPath];
+    const run = execa('node', args, { env: env(sb), extendEnv: false, reject: false });
+    await waitFor(async () => ((await sb.stats()).requests['hybrid.complete'] ?? 0) >= 1, 'the complete request to arrive');
+    await waitFor(async () => (await sb.stats()).receipts[originals.get('small.mp4')!] === 1, 'the server to complete it');
+    run.kill('SIGKILL');
+    await run;
+    const r = await cli(args.slice(1), { env: env(sb) });
+    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    const m = await readJson(manifestPath);
+    expect(m.entries[0]).toMatchObject({ status: 'uploaded', sha256: originals.get('small.mp4') });
+    const stats = await sb.stats();
+    expect(stats.receipts[originals.get('small.mp4')!]).toBe(1);
+    expect(stats.requests['hybrid.init']).toBe(1); // not started over
+  });
 });
