@@ -403,15 +403,6 @@ export async function resolveSettings(flags: SettingsFlags, ctx: ResolveContext 
   return { provider, endpoint, auth, concurrency, mode, manifestPath, sources, configPath: config.path, warnings };
 }
 
-/** The error for "no credentials", naming every way to provide them. */
-export function missingCredentialsError(provider: string): BatchupError {
-  return configError(
-    `no credentials for provider ${provider}: set ${ENV_NAMES.token} (or ${ENV_NAMES['access-key']} + ${ENV_NAMES['secret-key']}), ` +
-      'run `batchup config set token -` (reads the token from stdin), or pass --token-file FILE ' +
-      '(--sandbox and --dry-run need none)',
-  );
-}
-
 export function missingEndpointError(provider: string): BatchupError {
   return configError(
     `no endpoint for provider ${provider}: pass --endpoint URL, set ${ENV_NAMES.endpoint}, ` +

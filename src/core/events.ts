@@ -3,7 +3,9 @@
  * Field names are stable: `--json` prints these objects as they are, one per line.
  */
 import type { Rejection } from './types.js';
-import type { ManifestEntry } from './manifest.js';
+import type { ManifestEntry, RunSummary } from './manifest.js';
+
+export type { RunSummary };
 
 /** The upload path a provider took, in its own words (bach `sync`/`async`, hybrid `put`/`chunked`, …). */
 export type UploadMode = string;
@@ -41,17 +43,5 @@ export type BatchupEvent =
   | { type: 'manifest'; path: string }
   | { type: 'summary'; summary: RunSummary };
 
-export interface RunSummary {
-  uploaded: number;
-  skipped: number;
-  rejected: number;
-  failed: number;
-  /** Bytes of file content sent (not counting encoding overhead). */
-  bytes: number;
-  durationMs: number;
-  manifestPath?: string;
-  interrupted: boolean;
-  dryRun: boolean;
-}
 
 export type Emit = (event: BatchupEvent) => void;

@@ -5,12 +5,25 @@
  */
 import { mkdir, open, rename, readFile, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
-import type { RunSummary } from './events.js';
 import type { RejectRule } from './types.js';
 
 export const MANIFEST_VERSION = 1;
 
 export type EntryStatus = 'uploaded' | 'skipped' | 'rejected' | 'failed';
+
+/** What a run did, in counts (the manifest's `summary`, and the `summary` event). */
+export interface RunSummary {
+  uploaded: number;
+  skipped: number;
+  rejected: number;
+  failed: number;
+  /** Bytes of file content sent (not counting encoding overhead). */
+  bytes: number;
+  durationMs: number;
+  manifestPath?: string;
+  interrupted: boolean;
+  dryRun: boolean;
+}
 
 export interface ManifestEntry {
   /** Absolute path or URL as scanned; a ZIP entry is `<zip path>!/<entry path>`. */
@@ -87,7 +100,3 @@ export async function readManifest(path: string): Promise<Manifest> {
   return data;
 }
 
-/** Entries in a stable order: by source, ZIP entries right after their ZIP's position. */
-export function sortEntries(entries: ManifestEntry[]): ManifestEntry[] {
-  return [...entries].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
-}

@@ -88,10 +88,6 @@ export function decideRetry(attempts: Attempts, err: BatchupError, policy: Retry
   return { retry: true, delayMs: retryDelay(next.failures, err, undefined, policy, random), attempts: next };
 }
 
-export function isRetryable(err: unknown): boolean {
-  return toBatchupError(err).retryable;
-}
-
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(interrupted());

@@ -14,7 +14,7 @@ import {
   type ConfigKey,
 } from '../config.js';
 import { EXIT } from '../exit-codes.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { addSecret, maskSecret, redact } from '../redact.js';
 
 function checkKey(key: string): ConfigKey {

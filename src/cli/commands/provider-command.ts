@@ -23,10 +23,10 @@ import type { RetryInfo } from '../../core/retry.js';
 import { formatDuration } from '../../core/text.js';
 import { missingEndpointError, resolveSettings, validateValue } from '../config.js';
 import { EXIT } from '../exit-codes.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { addSecret, redact } from '../redact.js';
 import { pickRendererKind } from '../render/index.js';
-import { flagValues } from './provider-program.js';
+import { flagValues } from '../flags.js';
 
 /** The connection and output flags every management command takes. */
 export interface CommonFlags {

@@ -6,34 +6,13 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { AnyProvider, CommandGroup, FlagSpec, FlagValues } from '../../core/provider.js';
-import type { CliContext } from '../main.js';
+import type { AnyProvider, CommandGroup } from '../../core/provider.js';
+import type { CliContext } from '../context.js';
+import { optionOf } from '../flags.js';
 
 export interface ProviderCommandHooks {
   setExit: (code: number) => void;
   installSignals: () => void;
-}
-
-/** Commander argParser of a repeatable option: every value, in order. */
-export const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-/** A provider's flag as a commander option (repeatable ones collect, required ones are enforced). */
-export function optionOf(f: FlagSpec, note = ''): Option {
-  const o = new Option(f.flags, `${f.description}${f.env ? ` (env ${f.env})` : ''}${note}`);
-  if (f.repeatable) o.argParser(collect);
-  if (f.required) o.makeOptionMandatory();
-  return o;
-}
-
-/** The values of a command's own flags by key: the flag as typed, else its env variable. */
-export function flagValues(specs: readonly FlagSpec[], f: Record<string, unknown>, env: NodeJS.ProcessEnv): FlagValues {
-  const out: Record<string, FlagValues[string]> = {};
-  for (const spec of specs) {
-    const v = f[new Option(spec.flags).attributeName()];
-    if (typeof v === 'string' || typeof v === 'boolean' || Array.isArray(v)) out[spec.key] = v as FlagValues[string];
-    else if (spec.env && env[spec.env]) out[spec.key] = env[spec.env];
-  }
-  return out;
 }
 
 /** The connection and output flags every management command takes. */

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { usageError } from '../../core/errors.js';
 import { parseIntInRange, parsePositiveNumber } from '../../core/parse.js';
 import { EXIT } from '../exit-codes.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { addSecret, redact } from '../redact.js';
 // faults.ts has no imports: the sandbox itself is loaded only when `serve` runs.
 import { ALL_FAULT_KINDS, DEFAULT_FAULTS, type FaultKind } from '../../sandbox/faults.js';

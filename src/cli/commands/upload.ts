@@ -21,8 +21,9 @@ import { DEFAULTS, type AuthOptions, type UploadOptions } from '../../core/optio
 import { durationFlag, parseIntInRange } from '../../core/parse.js';
 import type { AnyProvider, FlagSpec, FlagValues } from '../../core/provider.js';
 import { hasCredentials, missingEndpointError, resolveSettings, validateValue, type ResolvedSettings } from '../config.js';
+import { flagValues } from '../flags.js';
 import { EXIT, exitCodeForError, exitCodeForSummary, hintFor } from '../exit-codes.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { addSecret } from '../redact.js';
 import { createRenderer } from '../render/index.js';
 
@@ -68,19 +69,9 @@ export function providerOptionsFrom(
   mine: readonly FlagSpec[],
   all: readonly FlagSpec[] = mine,
 ): { options: FlagValues; foreign: string[] } {
-  const options: Record<string, FlagValues[string]> = {};
   const mineFlags = new Set(mine.map((f) => f.flags));
-  for (const f of mine) {
-    const v = flags[new Option(f.flags).attributeName()];
-    if (typeof v === 'string' || typeof v === 'boolean' || Array.isArray(v)) options[f.key] = v as FlagValues[string];
-    else if (f.env && env[f.env] !== undefined && env[f.env] !== '') options[f.key] = env[f.env];
-  }
-  const foreign: string[] = [];
-  for (const f of all) {
-    if (mineFlags.has(f.flags)) continue;
-    if (flags[new Option(f.flags).attributeName()] !== undefined) foreign.push(new Option(f.flags).long ?? f.flags);
-  }
-  return { options, foreign };
+  const foreign = all.filter((f) => !mineFlags.has(f.flags) && flags[new Option(f.flags).attributeName()] !== undefined);
+  return { options: flagValues(mine, flags, env), foreign: [...new Set(foreign.map((f) => new Option(f.flags).long ?? f.flags))] };
 }
 
 export const MAX_RETRIES_LIMIT = 100;

@@ -12,8 +12,7 @@ import { JsonRenderer } from './json.js';
 import { PlainRenderer } from './plain.js';
 import type { RenderIO, Renderer } from './types.js';
 
-export type { Renderer, RenderIO, RenderOptions, OutStream } from './types.js';
-export { formatSummary, formatBytes, formatDuration } from './format.js';
+export type { Renderer, RenderIO } from './types.js';
 
 export interface OutputFlags {
   json?: boolean;

@@ -106,6 +106,3 @@ export function formatLabel(format: string): string {
   return format === 'text' ? 'text' : format.toUpperCase();
 }
 
-export const IMAGE_FORMATS: ReadonlySet<string> = new Set([
-  'jpg', 'png', 'gif', 'bmp', 'webp', 'svg', 'ico', 'cur', 'tiff', 'avif', 'heic', 'jxl', 'psd',
-]);

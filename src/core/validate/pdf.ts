@@ -10,10 +10,6 @@ import { fail, type ByteSource } from './source.js';
 
 const TAIL_BYTES = 1024;
 
-export function isPdf(head: Buffer): boolean {
-  return head.length >= 5 && head.toString('latin1', 0, 5) === '%PDF-';
-}
-
 export async function checkPdf(src: ByteSource, _policy: ValidationPolicy): Promise<Shape> {
   const head = await src.read(0, 16);
   if (!/^%PDF-\d\.\d/.test(head.toString('latin1'))) fail('corrupt', 'PDF header is malformed (expected %PDF-<major>.<minor>)');

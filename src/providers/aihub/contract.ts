@@ -65,11 +65,9 @@ export function expectedPartSize(fileSize: number, partSize: number, partNum: nu
 }
 
 export const JOB_STATES = ['PENDING', 'RUNNING', 'COMPLETE', 'FAILED', 'CANCELLED'] as const;
-export type JobState = (typeof JOB_STATES)[number];
 /** A job is over in these states. */
 export const JOB_DONE: ReadonlySet<string> = new Set(['COMPLETE', 'FAILED', 'CANCELLED']);
 
-export const RUN_STATUSES = ['RUNNING', 'COMPLETE', 'FAILED', 'CANCELLED', 'PAUSED', 'STOPPED_AT_CHECKPOINT'] as const;
 /**
  * ASSUMED: a run is still going only while RUNNING (or a not-yet-started PENDING/QUEUED, which
  * the vendor does not document but a client tolerates). PAUSED and STOPPED_AT_CHECKPOINT end the

@@ -176,8 +176,3 @@ export interface StatusData {
   results: StatusResult[];
 }
 
-export interface AsyncImage {
-  image_name?: string;
-  image_url?: string;
-  image_base64?: string;
-}

@@ -73,11 +73,6 @@ export const VIDEO_TYPES: Readonly<Record<string, string>> = {
   avi: 'video/x-msvideo',
 };
 
-/** `totalChunks = ceil(size / chunkSize)`; a non-chunked file has exactly 1. */
-export function totalChunksFor(size: number, chunkSize: number, chunked: boolean): number {
-  return chunked ? Math.ceil(size / chunkSize) : 1;
-}
-
 /** Whether a file goes in chunks (over 150 MiB). */
 export const isChunkedSize = (size: number) => size > LIMITS.singleMaxBytes;
 
