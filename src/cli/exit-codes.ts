@@ -43,6 +43,8 @@ const BY_ERROR_CODE: Record<ErrorCode, ExitCode> = {
   PROTOCOL: EXIT.REMOTE,
   REMOTE: EXIT.REMOTE,
   NOT_FOUND: EXIT.REMOTE,
+  UNKNOWN_OUTCOME: EXIT.REMOTE,
+  QUOTA: EXIT.REMOTE,
   INTERRUPTED: EXIT.INTERRUPTED,
   INTERNAL: EXIT.INTERNAL,
 };
@@ -63,7 +65,8 @@ export interface SummaryFacts {
 /** Exit code of a run that finished (possibly interrupted) and returned a summary. */
 export function exitCodeForSummary(s: RunSummary, facts: SummaryFacts = {}): ExitCode {
   if (s.interrupted) return EXIT.INTERRUPTED;
-  const bad = s.rejected + s.failed;
+  // An output --download could not save is a partial result: the server has it, the folder does not.
+  const bad = s.rejected + s.failed + (s.downloadFailures ?? 0);
   const good = s.skipped + (s.dryRun ? (facts.plannedFiles ?? 0) : s.uploaded);
   if (good > 0 && bad === 0) return EXIT.OK;
   if (good > 0) return EXIT.PARTIAL;

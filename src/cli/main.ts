@@ -168,7 +168,7 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
   upload
     .description('upload files, folders, globs, URL lists or a previous manifest\'s sources')
     .argument('[paths...]', 'files, folders or globs')
-    .option('--urls <file>', "file of URLs, one per line ('-' reads stdin)")
+    .option('--urls <file>', "file of URLs, one per line, or an earlier batchup manifest (its uploaded URLs); '-' reads stdin")
     .option('--from-manifest <file>', 'take the sources of a previous manifest (repeatable)', collect)
     .option('--include <glob>', 'only files matching (repeatable)', collect)
     .option('--exclude <glob>', 'leave out files matching (repeatable)', collect)
@@ -179,6 +179,7 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     .option('--manifest <path>', 'where to write the manifest (env BATCHUP_MANIFEST; default batchup-manifest.json)')
     .option('--sandbox', 'run against an in-process sandbox server (offline demo)')
     .option('--dry-run', 'scan, validate and plan only; send nothing')
+    .option('--download <dir>', 'save every output into DIR once done (name from the input, extension from the output)')
     .addOption(new Option('--mode <mode>', 'upload mode (env BATCHUP_MODE; default auto)').choices(['auto', 'sync', 'async']))
     .option('--concurrency <n>', 'batches in flight at once (env BATCHUP_CONCURRENCY; default 4)')
     .option('--batch-id <id>', 'batch id (one batch) or prefix (several)')

@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'PROTOCOL' // the server answered something the contract does not allow
   | 'REMOTE' // the server processed the item and reported failure
   | 'NOT_FOUND' // e.g. bach 404 code 1203
+  | 'UNKNOWN_OUTCOME' // a submission whose answer was lost, that cannot be looked up
+  | 'QUOTA' // the account has no calls (credits) left (e.g. HTTP 402)
   | 'INTERRUPTED' // SIGINT / SIGTERM
   | 'INTERNAL';
 

@@ -40,6 +40,8 @@ export type BatchupEvent =
   | { type: 'result'; entry: ManifestEntry }
   | { type: 'batch-done'; batchId: string; uploaded: number; failed: number }
   | { type: 'batch-failed'; batchId: string; error: string; code: string }
+  /** --download saved an output (`path`), skipped it (`note`) or could not (`error`). */
+  | { type: 'download'; source: string; path?: string; note?: string; error?: string }
   | { type: 'manifest'; path: string }
   | { type: 'summary'; summary: RunSummary };
 

@@ -17,6 +17,8 @@ export interface RunSummary {
   skipped: number;
   rejected: number;
   failed: number;
+  /** Outputs --download could not save (their entries are done on the server). */
+  downloadFailures?: number;
   /** Bytes of file content sent (not counting encoding overhead). */
   bytes: number;
   durationMs: number;
@@ -58,6 +60,8 @@ export interface ManifestEntry {
   id?: string;
   /** The provider's own record of it (e.g. hybrid's video record), as returned. */
   remote?: Record<string, unknown>;
+  /** With --download: where the output was saved (absolute path), its sha256 and size. */
+  download?: { path: string; sha256: string; size: number };
 }
 
 export interface Manifest {

@@ -61,6 +61,8 @@ export interface UploadOptions {
   prune?: boolean;
   /** Stop gracefully after this long, like Ctrl-C (--max-duration, for cron). */
   maxDurationMs?: number;
+  /** Save every output into this folder once done (--download). */
+  downloadDir?: string;
   /** Stdin for `--urls -`. */
   stdin?: NodeJS.ReadableStream;
 }

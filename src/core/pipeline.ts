@@ -14,30 +14,26 @@
  * provider finishes mid-batch (`settle`) is journaled at once.
  */
 import { setMaxListeners } from 'node:events';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { inputEntry, failedEntry } from './entries.js';
 import { BatchupError, toBatchupError, usageError } from './errors.js';
 import type { BatchupEvent, Emit, RunSummary } from './events.js';
 import { Http } from './http.js';
-import { decide, sha256File } from './incremental.js';
+import { Downloader } from './download.js';
+import { sha256File } from './incremental.js';
+import { gatherInputs } from './inputs.js';
 import { Journal, defaultStateDir, type JournalState } from './journal.js';
 import { MANIFEST_VERSION, writeJsonAtomic, type Manifest, type ManifestEntry } from './manifest.js';
 import { DEFAULT_MAX_MEMORY, MemoryBudget } from './memory.js';
-import { checkTemplate, remoteName } from './naming.js';
-import { DEFAULTS, type UploadOptions } from './options.js';
-import { planBatch } from './plan.js';
+import { checkTemplate } from './naming.js';
+import type { UploadOptions } from './options.js';
 import { mapPool } from './pool.js';
 import type { AnyProvider, BatchPlan, ProviderContext, ProviderRun } from './provider.js';
-import { scan } from './scan.js';
-import type { Candidate, Item, Rejection } from './types.js';
-import { validateCandidate } from './validate/index.js';
+import type { Item } from './types.js';
 import { inputOf, zipEntrySource } from './zip-source.js';
 
-const VALIDATE_CONCURRENCY = 16;
 /** Failures after which the server may still hold the batch. */
 const OUTCOME_UNKNOWN = new Set(['INTERRUPTED', 'NETWORK', 'HTTP_RETRYABLE', 'NOT_FOUND', 'PROTOCOL', 'REMOTE']);
-
-const KIND_WORDS = { file: 'local files', url: 'URLs', storage: 'storage folders' } as const;
 
 export async function runUpload<O>(
   provider: AnyProvider,
@@ -67,74 +63,19 @@ export async function runUpload<O>(
   }
 
   async function run(state: JournalState): Promise<RunSummary> {
-    const { candidates, rejections: scanRejections } = await scan(opts);
-    emit({ type: 'scan', candidates: candidates.length });
-
-    // Entries by scan order (negative for scan rejections) so the manifest is stable run to run.
-    const entries = new Map<number, ManifestEntry[]>();
-    const rejected = (r: Rejection, order: number) => {
-      emit({ type: 'reject', rejection: r });
-      entries.set(order, [{ source: r.source, status: 'rejected', rule: r.rule, error: r.message, provider: provider.name, size: r.size, mtimeMs: r.mtimeMs }]);
-    };
-    scanRejections.forEach((r, i) => rejected(r, -scanRejections.length + i));
-
-    // What the provider does not take at all is refused before anything is read.
-    const takes = new Set(provider.capabilities.inputs);
-    const accepted = candidates.filter((c) => {
-      if (takes.has(c.kind)) return true;
-      const only = [...takes].map((k) => KIND_WORDS[k]).join(' and ');
-      rejected({ source: c.source, rule: 'unsupported-type', message: `${c.source}: ${provider.name} takes ${only} only, not ${KIND_WORDS[c.kind]} (unsupported-type)`, size: c.size, mtimeMs: c.mtimeMs }, c.order);
-      return false;
-    });
-
-    // Incremental: inputs the journal knows as done, unchanged and with the same parameters are skipped on a stat alone.
-    const toValidate: Candidate[] = [];
-    await mapPool(accepted, VALIDATE_CONCURRENCY, async (c) => {
-      const d = await decide(c, state, { force: !!opts.force, params, refreshBeforeMs: opts.refreshBeforeMs ?? DEFAULTS.refreshBeforeMs, now: now() });
-      if (!d.skip) return toValidate.push(c);
-      if (d.rehashed) journal?.append({ t: 'file', source: c.source, size: c.size!, mtimeMs: c.mtimeMs!, sha256: d.rehashed.sha256 });
-      entries.set(c.order, d.entries);
-      emit({ type: 'skip', source: c.source, reason: d.rehashed ? 'content unchanged (only the modification time moved)' : 'unchanged since the last upload' });
-      for (const e of d.entries) emit({ type: 'result', entry: e });
-    });
-
-    // Inputs of earlier runs that are gone: reported, kept in the manifest unless --prune.
-    const present = new Set([...candidates.map((c) => c.source), ...scanRejections.map((r) => r.source)]);
-    const gone = [...state.entries.keys()].filter((s) => !present.has(s));
-    for (const source of gone) emit({ type: 'gone', source, pruned: !!opts.prune });
-    if (opts.prune && gone.length) journal?.append({ t: 'forget', sources: gone }, true);
-    const keptGone = opts.prune ? [] : gone.map((s) => state.entries.get(s)!);
-
-    const items: Item[] = [];
-    await mapPool(toValidate, VALIDATE_CONCURRENCY, async (c) => {
-      const res = await validateCandidate(c, provider.policy);
-      if (res.ok) items.push({ ...res.item, name: remoteName(c.source, c.order, opts.nameTemplate), generation: state.generations.get(c.source) ?? 0 });
-      else rejected(res.rejection, c.order);
-    });
-    items.sort((a, b) => a.order - b.order);
-    // Provider rules that need the whole set (e.g. two inputs with one remote name), before planning.
-    for (const { item, rule, detail } of provider.screen?.(items, providerOptions) ?? []) {
-      items.splice(items.indexOf(item), 1);
-      rejected({ source: item.source, rule, message: `${basename(item.source)}: ${detail} (${rule})`, size: item.size, mtimeMs: item.mtimeMs }, item.order);
+    // Checks and downloads go to other origins: an Http without credentials, made only when needed.
+    const plainHttp = provider.expand || provider.check || opts.downloadDir ? new Http({ timeoutMs: opts.timeoutMs, connections: 8, now }) : undefined;
+    try {
+      return await transfer(state, plainHttp);
+    } finally {
+      await plainHttp?.close().catch(() => {});
     }
+  }
 
-    // Batches an earlier run announced but never saw finish: resume them under the same id, as
-    // long as they would hold exactly the same inputs; otherwise plan those inputs afresh.
-    const bySource = new Map(items.map((it) => [it.source, it]));
-    const resumed: BatchPlan[] = [];
-    for (const p of state.pending.values()) {
-      const its = p.sources.map((s) => bySource.get(s));
-      if (opts.force || !its.every((it): it is Item => !!it)) {
-        journal?.append({ t: 'entries', batchId: p.batchId, entries: [] });
-        continue;
-      }
-      for (const it of its) bySource.delete(it.source);
-      const reason = 'announced by an interrupted run: look it up, submit only if the server does not have it';
-      resumed.push({ ...planBatch(its, { batchId: p.batchId, mode: p.mode, reason, resumed: true }), announcedAt: p.at });
-    }
-    const fresh = items.filter((it) => bySource.has(it.source));
-    const batches = [...resumed, ...provider.plan({ items: fresh, mode: opts.mode, batchId: opts.batchId, maxBatchFiles: opts.maxBatchFiles, salt: state.salt })];
-    emit({ type: 'plan', provider: provider.name, dryRun: opts.dryRun, batches: batches.map(({ items: _items, resumed: _r, announcedAt: _a, ...b }) => b) });
+  async function transfer(state: JournalState, plainHttp: Http | undefined): Promise<RunSummary> {
+    const checkSignal = signal ?? new AbortController().signal;
+    const check = plainHttp && { http: plainHttp, options: providerOptions, signal: checkSignal, cwd: opts.cwd, concurrency: Math.max(4, opts.concurrency) };
+    const { batches, entries, keptGone } = await gatherInputs({ provider, providerOptions, params, opts, state, journal, emit, now, check });
 
     const all = () => [...[...entries.entries()].sort((a, b) => a[0] - b[0]).flatMap(([, e]) => e), ...keptGone.flat()];
     const counts = () => {
@@ -145,8 +86,10 @@ export async function runUpload<O>(
     const sent = new Map<string, { max: number; had: number }>();
     const bytes = () => [...sent.values()].reduce((n, s) => n + Math.max(0, s.max - s.had), 0);
     let interrupted = false;
+    let downloadFailures = 0;
     const summary = (): RunSummary => ({
       ...counts(),
+      ...(downloadFailures ? { downloadFailures } : {}),
       bytes: bytes(),
       durationMs: now() - started,
       manifestPath: opts.dryRun ? undefined : manifestPath,
@@ -220,6 +163,7 @@ export async function runUpload<O>(
         concurrency: opts.concurrency,
         batchId: opts.batchId,
         maxMemory: opts.maxMemory,
+        force: opts.force,
         cwd: opts.cwd,
         poll: { initialMs: opts.pollIntervalMs, maxMs: opts.pollMaxIntervalMs, timeoutMs: opts.pollTimeoutMs },
       },
@@ -237,6 +181,27 @@ export async function runUpload<O>(
       onRetry: (batchId, what) => ({ attempt, delayMs, error }) =>
         emit({ type: 'retry', batchId, attempt, delayMs, error: what ? `${what}: ${error.message}` : error.message, code: error.code, status: error.status }),
     };
+    const downloader = opts.downloadDir && plainHttp ? new Downloader({ http: plainHttp, dir: resolve(opts.cwd, opts.downloadDir), signal: ctl.signal, retry: ctx.retry }) : undefined;
+    /** --download: save the outputs of one input's entries; what changed is journaled with them. */
+    const download = async (order: number) => {
+      const list = entries.get(order);
+      if (!list?.some(Downloader.wants)) return;
+      let changed = false;
+      const next: ManifestEntry[] = [];
+      for (const e of list) {
+        if (!Downloader.wants(e)) {
+          next.push(e);
+          continue;
+        }
+        const r = await downloader!.save(e);
+        if (r.entry !== e) changed = true;
+        if (r.error) downloadFailures++;
+        if (r.note || r.error || r.entry.download !== e.download) emit({ type: 'download', source: e.source, path: r.entry.download?.path, note: r.note, error: r.error });
+        next.push(r.entry);
+      }
+      entries.set(order, next);
+      if (changed) journal?.append({ t: 'done', source: inputOf(next[0]!.source), entries: next, ...(params ? { params } : {}) }, true);
+    };
     let fatal: BatchupError | undefined;
     // Serialise manifest writes: each finished batch rewrites it, so a crash keeps what is done.
     let writing = Promise.resolve();
@@ -247,6 +212,8 @@ export async function runUpload<O>(
       if (batches.length) await writeManifest(); // skips and rejections are on disk before the first byte is sent
       await mapPool(batches, opts.concurrency, (batch) => runOne(providerRun, batch));
       if (!ctl.signal.aborted) extra = await providerRun.finish?.(all());
+      // Outputs of inputs done earlier (skipped now) that are not on disk yet.
+      if (downloader && !ctl.signal.aborted) for (const order of [...entries.keys()]) await download(order);
     } catch (raw) {
       fatal ??= toBatchupError(raw);
     } finally {
@@ -282,6 +249,7 @@ export async function runUpload<O>(
         journal?.append({ t: 'entries', batchId: batch.batchId, entries: result, ...(params ? { params } : {}) }, true);
         for (const it of batch.items) if (!settled.has(it.source)) entries.set(it.order, byInput.get(it.source) ?? []);
         for (const e of result) emit({ type: 'result', entry: e });
+        if (downloader) for (const it of batch.items) await download(it.order);
         const done = batch.items.flatMap((it) => entries.get(it.order) ?? []);
         emit({ type: 'batch-done', batchId: batch.batchId, uploaded: done.filter((e) => e.status === 'uploaded').length, failed: done.filter((e) => e.status !== 'uploaded').length });
       } catch (raw) {

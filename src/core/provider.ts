@@ -12,7 +12,7 @@ import type { ManifestEntry } from './manifest.js';
 import type { MemoryBudget } from './memory.js';
 import type { AuthOptions, ModeChoice } from './options.js';
 import type { RetryInfo, RetryPolicy } from './retry.js';
-import type { InputKind, Item, RejectRule, ValidationPolicy } from './types.js';
+import type { Candidate, InputKind, Item, RejectRule, Rejection, ValidationPolicy } from './types.js';
 
 export interface BatchPlan extends PlannedBatch {
   items: Item[];
@@ -83,6 +83,8 @@ export interface RunSettings {
   batchId?: string;
   /** --max-memory as given (undefined: the default budget). */
   maxMemory?: number;
+  /** --force: do everything again, ignoring what the journal holds. */
+  force?: boolean;
   cwd: string;
   poll: { initialMs: number; maxMs: number; timeoutMs: number };
 }
@@ -127,6 +129,17 @@ export interface Screened {
   item: Item;
   rule: RejectRule;
   detail: string;
+}
+
+/** What a provider's checks before any submission get (also in a dry run: no credentials). */
+export interface CheckContext<O = unknown> {
+  /** For other origins (asset URLs, probes): it carries no credentials. */
+  http: Http;
+  options: O;
+  signal: AbortSignal;
+  cwd: string;
+  /** Checks in flight at once. */
+  concurrency: number;
 }
 
 /** A management subcommand (`batchup <group> <name>`), declared without commander. */
@@ -189,6 +202,17 @@ export interface ProviderModule<O = unknown> {
   plan(req: PlanRequest): BatchPlan[];
   /** Inputs it must refuse that validation cannot see (they depend on remote names or on each other). Pure. */
   screen?(items: readonly Item[], options: O): Screened[];
+  /**
+   * A provider whose inputs are not files to upload as they are (blurb's render specs) reads each
+   * scanned file itself: the items it yields (sources `<file>#<ref>`, with a `payload`) replace
+   * the file; problems become rejections. Replaces validation against `policy`.
+   */
+  expand?(c: Candidate, ctx: CheckContext<O>): Promise<{ items: Item[]; rejections: Rejection[] }>;
+  /**
+   * Checks that need the network, before anything is submitted (claid's URL pre-checks, blurb's
+   * asset checks): each refused item becomes a rejection naming its rule.
+   */
+  check?(items: readonly Item[], ctx: CheckContext<O>): Promise<Screened[]>;
   open(ctx: ProviderContext<O>): ProviderRun;
   /** Management subcommands (`batchup batches …`). */
   commands?: readonly CommandGroup[];

@@ -68,10 +68,7 @@ export async function scan(input: ScanInput): Promise<ScanResult> {
 
   if (input.urlsFile) {
     const text = input.urlsFile === '-' ? await readStream(input.stdin ?? process.stdin) : await readFile(resolve(input.cwd, input.urlsFile), 'utf8');
-    for (const line of text.split(/\r?\n/)) {
-      const url = line.replace(/(^|\s)#.*$/, '').trim();
-      if (url) urls.add(url);
-    }
+    for (const url of urlsOf(text)) urls.add(url);
   }
 
   for (const m of input.fromManifests ?? []) {
@@ -104,4 +101,29 @@ async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The URLs of a URL list: one per line, blank lines and `#` comments ignored. A batchup manifest
+ * (any provider's) is a URL list too: its uploaded entries' URLs, in its order — how one run's
+ * outputs become the next one's inputs without jq.
+ */
+export function urlsOf(text: string): string[] {
+  if (/^\s*\{/.test(text)) {
+    let m: { entries?: { status?: string; url?: unknown }[] } | undefined;
+    try {
+      m = JSON.parse(text) as typeof m;
+    } catch {
+      m = undefined;
+    }
+    if (m && Array.isArray(m.entries)) {
+      return m.entries.filter((e) => (e.status === 'uploaded' || e.status === 'skipped') && typeof e.url === 'string' && /^https?:\/\//i.test(e.url)).map((e) => e.url as string);
+    }
+  }
+  const out: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const url = line.replace(/(^|\s)#.*$/, '').trim();
+    if (url) out.push(url);
+  }
+  return out;
 }

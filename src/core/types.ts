@@ -57,6 +57,8 @@ export interface Item {
   /** Image dimensions, when the header gave them. */
   width?: number;
   height?: number;
+  /** What a provider that expands its own inputs carries to its batch (e.g. a render spec's body). */
+  payload?: unknown;
 }
 
 /** Stable rule identifiers for rejections; the manifest and tests key on them. */
@@ -75,6 +77,8 @@ export type RejectRule =
   | 'empty-zip'
   | 'unreadable'
   | 'bad-url'
+  /** A URL that cannot be fetched (refused, unknown host, HTTP 404, …): checked before it is submitted. */
+  | 'unreachable'
   /** The remote name cannot be used by the provider (too long, a path separator, …). */
   | 'bad-name'
   /** Another input of the same run already has this remote name (it would be replaced). */

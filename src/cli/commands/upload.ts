@@ -39,6 +39,7 @@ export interface UploadFlags {
   manifest?: string;
   sandbox?: boolean;
   dryRun?: boolean;
+  download?: string;
   mode?: string;
   concurrency?: string;
   batchId?: string;
@@ -233,6 +234,7 @@ export async function runUploadCommand(
       pollIntervalMs: DEFAULTS.pollIntervalMs,
       pollMaxIntervalMs: DEFAULTS.pollMaxIntervalMs,
       cwd: ctx.cwd,
+      downloadDir: flags.download,
       stdin: flags.urls === '-' || flags.fromManifest?.includes('-') ? ctx.stdin : undefined,
     };
 

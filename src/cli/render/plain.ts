@@ -114,6 +114,10 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
       return [{ level: 'verbose', text: `batch ${e.batchId}: done, ${e.uploaded} uploaded, ${e.failed} failed` }];
     case 'batch-failed':
       return [{ level: 'error', text: `${paint('red', 'batch failed')} ${e.batchId}: ${e.error} (${e.code})` }];
+    case 'download':
+      if (e.error) return [{ level: 'error', text: `${paint('red', 'download failed')} ${e.error}` }];
+      if (e.note) return [{ level: 'normal', text: `${e.source}: ${e.note}` }];
+      return [{ level: 'verbose', text: `${paint('green', 'downloaded')} ${e.source} -> ${e.path}` }];
     case 'manifest':
       return [{ level: 'verbose', text: `manifest written: ${e.path}` }];
     case 'summary':

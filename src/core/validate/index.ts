@@ -129,6 +129,25 @@ export async function inspect(src: ByteSource, head: Buffer, name: string, polic
   return { format: real, ...shape, zip };
 }
 
+/**
+ * What the first bytes of remote content (a URL's ranged GET) say: its real format, and whether
+ * the name's extension tells the truth and the policy takes it — steps 1, 2 and 4 of `inspect`
+ * (structure checks need the whole file). `size` is the total when the server said it. Throws
+ * Problem.
+ */
+export async function inspectHead(head: Buffer, name: string, policy: ValidationPolicy, size?: number): Promise<{ format: string }> {
+  const ext = extensionOf(name);
+  const allowedAs = policy.extensions.get(ext);
+  const claimed = allowedAs ?? formatOfExtension(ext);
+  if (size === 0 || head.length === 0) fail('empty-file', 'is empty');
+  if (size !== undefined && size > policy.maxFileSize) fail('too-large', `size is ${mb(size)} MB, over the limit of ${limitMb(policy.maxFileSize)} MB`);
+  const real = (await sniff(head, new BufferSource(head), claimed)).format;
+  if (real === undefined) fail(allowedAs ? 'disguised' : 'unsupported-type', `content is not ${claimed ? formatLabel(claimed) : 'a supported type'}`);
+  if (claimed !== undefined && !sameFormat(claimed, real!)) fail('disguised', `content is ${formatLabel(real!)}, not ${formatLabel(claimed)}`);
+  if (!policy.formats.has(real!)) fail('unsupported-type', `${formatLabel(real!)} files are not supported`);
+  return { format: real! };
+}
+
 function reject(c: Candidate, rule: RejectRule, detail: string, size?: number): ValidationResult {
   const name = basename(c.path ?? c.source);
   const rejection: Rejection = {
