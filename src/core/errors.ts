@@ -54,9 +54,26 @@ export function toBatchupError(err: unknown): BatchupError {
     'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
     'UND_ERR_CLOSED', 'UND_ERR_ABORTED',
   ]);
-  const code = e?.code ?? (e?.cause as NodeJS.ErrnoException | undefined)?.code;
-  if (code && netCodes.has(code)) {
-    return new BatchupError('NETWORK', `network error: ${code}`, { cause: err });
-  }
+  const cause = e?.cause as NodeJS.ErrnoException | undefined;
+  const code = e?.code ?? cause?.code;
+  if (code && netCodes.has(code)) return new BatchupError('NETWORK', `network error: ${networkWords(code, e, cause)}`, { cause: err });
   return new BatchupError('INTERNAL', e?.message ?? String(err), { cause: err });
+}
+
+/** What a network error code means, with the host when the system named it: "host api.x not found (ENOTFOUND)". */
+function networkWords(code: string, ...errs: (NodeJS.ErrnoException | undefined)[]): string {
+  const host = errs.map((x) => (x as { hostname?: string } | undefined)?.hostname ?? /(?:ENOTFOUND|EAI_AGAIN) (\S+)/.exec(x?.message ?? '')?.[1]).find(Boolean);
+  const words: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ECONNRESET: 'connection reset',
+    ENOTFOUND: host ? `host ${host} not found` : 'host not found',
+    EAI_AGAIN: host ? `host ${host} cannot be resolved now` : 'host name cannot be resolved now',
+    ETIMEDOUT: 'timed out',
+    UND_ERR_CONNECT_TIMEOUT: 'timed out connecting',
+    UND_ERR_HEADERS_TIMEOUT: 'no answer in time',
+    UND_ERR_BODY_TIMEOUT: 'the answer stalled',
+    UND_ERR_SOCKET: 'connection broke',
+    EPIPE: 'connection broke',
+  };
+  return words[code] ? `${words[code]} (${code})` : code;
 }

@@ -39,7 +39,9 @@ export type BatchupEvent =
   | { type: 'poll'; batchId: string; status: string; processed: number; total: number }
   | { type: 'result'; entry: ManifestEntry }
   | { type: 'batch-done'; batchId: string; uploaded: number; failed: number }
-  | { type: 'batch-failed'; batchId: string; error: string; code: string }
+  | { type: 'batch-failed'; batchId: string; error: string; code: string; files: number }
+  /** The whole run stopped on one cause (the API unreachable, credentials refused): what follows are its consequences. */
+  | { type: 'stopped'; error: string; code: string }
   /** --download saved an output (`path`), skipped it (`note`) or could not (`error`). */
   | { type: 'download'; source: string; path?: string; note?: string; error?: string }
   | { type: 'manifest'; path: string }

@@ -82,6 +82,8 @@ export class Http {
   readonly agent: Agent;
   private readonly timeoutMs: number;
   private readonly pacers = new Map<string, OriginPacer>();
+  /** Per origin: 'answered' once any HTTP answer came back, 'succeeded' once a 2xx did. */
+  private readonly heard = new Map<string, 'answered' | 'succeeded'>();
 
   constructor(private readonly opts: HttpOptions) {
     this.timeoutMs = opts.timeoutMs;
@@ -93,6 +95,11 @@ export class Http {
       bodyTimeout: opts.timeoutMs,
       headersTimeout: opts.timeoutMs,
     });
+  }
+
+  /** What an origin ever answered this run: nothing yet, some answer, or a success. */
+  heardFrom(origin: string): 'nothing' | 'answered' | 'succeeded' {
+    return this.heard.get(origin) ?? 'nothing';
   }
 
   /** The pacer of an origin (one per origin, made on first use). */
@@ -164,6 +171,8 @@ export class Http {
         if (req.signal?.aborted) throw interrupted(err);
         throw toBatchupError(err);
       }
+      if (res.statusCode >= 200 && res.statusCode < 300) this.heard.set(u.origin, 'succeeded');
+      else if (!this.heard.has(u.origin)) this.heard.set(u.origin, 'answered');
       const location = res.headers.location;
       if (replayable && REDIRECTS.has(res.statusCode) && typeof location === 'string' && hop < MAX_REDIRECTS) {
         await res.body.dump().catch(() => undefined);

@@ -254,18 +254,37 @@ export async function runUpload<O>(
         emit({ type: 'batch-done', batchId: batch.batchId, uploaded: done.filter((e) => e.status === 'uploaded').length, failed: done.filter((e) => e.status !== 'uploaded').length });
       } catch (raw) {
         const err = toBatchupError(raw);
-        if (err.code === 'AUTH' && !fatal) {
-          fatal = err;
+        const whole = fatal ? undefined : wholeRunFailure(err);
+        if (whole) {
+          fatal = whole;
+          emit({ type: 'stopped', error: whole.message, code: whole.code });
           ctl.abort();
         }
         const shown = ctl.signal.aborted && err.code === 'INTERRUPTED' ? notStarted(fatal) : err;
-        emit({ type: 'batch-failed', batchId: batch.batchId, error: shown.message, code: shown.code });
+        emit({ type: 'batch-failed', batchId: batch.batchId, error: shown.message, code: shown.code, files: batch.files });
         const failed = recordFailure(batch, shown);
         // When the server may have the batch (interrupted, network, 5xx, lost in polling) it stays
         // announced, so the next run looks it up under the same id instead of sending it again.
         if (!OUTCOME_UNKNOWN.has(shown.code)) journal?.append({ t: 'entries', batchId: batch.batchId, entries: failed }, true);
       }
       await checkpoint();
+    }
+
+    /**
+     * A failure that is the whole run's, not this batch's: credentials refused; the API never
+     * reached (nothing answered); or a 404 from an API that never said yes (a wrong endpoint path).
+     * Then every batch would fail the same way: stop, and say it once, naming the endpoint.
+     */
+    function wholeRunFailure(err: BatchupError): BatchupError | undefined {
+      if (err.code === 'AUTH') return err;
+      const heard = http.heardFrom(new URL(opts.endpoint).origin);
+      if (err.code === 'NETWORK' && heard === 'nothing') {
+        return new BatchupError('NETWORK', `cannot reach the API at ${opts.endpoint}: ${err.message.replace(/^network error: /, '')}`, { cause: err });
+      }
+      if (err.status === 404 && heard !== 'succeeded') {
+        return new BatchupError('HTTP', `the API at ${opts.endpoint} does not know this path (HTTP 404): is the endpoint right? (${err.message})`, { status: 404, retryable: false, cause: err });
+      }
+      return undefined;
     }
 
     function recordFailure(batch: BatchPlan, err: BatchupError): ManifestEntry[] {

@@ -16,6 +16,9 @@ export const TIMER_MS = 500;
 export const HEARTBEAT_MS = 30_000;
 
 export type LineLevel = 'error' | 'normal' | 'verbose';
+/** Markers kept in `seen`: the run stopped; a batch failed as a whole. */
+const STOPPED = '\0stopped';
+const FAILED_BATCH = '\0batch-failed:';
 export interface EventLine {
   level: LineLevel;
   text: string;
@@ -96,8 +99,9 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
         case 'failed':
           return [
             {
-              // Files a Ctrl-C stopped are counted in the summary; one line each would bury it.
-              level: en.code === 'INTERRUPTED' ? 'verbose' : 'error',
+              // Files a Ctrl-C stopped, or whose whole batch (or run) failed and was said once,
+              // are counted in the summary; one line each would bury it.
+              level: en.code === 'INTERRUPTED' || seen.has(STOPPED) || seen.has(`${FAILED_BATCH}${en.batchId}`) ? 'verbose' : 'error',
               text: `${paint('red', 'failed')} ${en.source}: ${unprefixed(en.error ?? 'failed', en.source)}${en.code ? ` (${en.code})` : ''}`,
             },
           ];
@@ -112,8 +116,16 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
     }
     case 'batch-done':
       return [{ level: 'verbose', text: `batch ${e.batchId}: done, ${e.uploaded} uploaded, ${e.failed} failed` }];
-    case 'batch-failed':
-      return [{ level: 'error', text: `${paint('red', 'batch failed')} ${e.batchId}: ${e.error} (${e.code})` }];
+    case 'stopped':
+      // Said once at the end as the run's error; what fails after it is its consequence.
+      seen.add(STOPPED);
+      return [];
+    case 'batch-failed': {
+      seen.add(`${FAILED_BATCH}${e.batchId}`);
+      if (seen.has(STOPPED)) return [];
+      const what = e.files ? ` (${e.files} file${e.files === 1 ? '' : 's'})` : '';
+      return [{ level: 'error', text: `${paint('red', 'batch failed')} ${e.batchId}${what}: ${e.error} (${e.code})` }];
+    }
     case 'download':
       if (e.error) return [{ level: 'error', text: `${paint('red', 'download failed')} ${e.error}` }];
       if (e.note) return [{ level: 'normal', text: `${e.source}: ${e.note}` }];

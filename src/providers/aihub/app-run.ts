@@ -64,12 +64,12 @@ export async function runApp(
     results = final.status === 'COMPLETE' ? await allResults(api, run.id, { signal: ctx.signal, retry: ctx.retry, onRetry: onRetry('run results') }) : { files: [], pages: 0 };
   } catch (raw) {
     const err = toBatchupError(raw);
-    ctx.emit({ type: 'batch-failed', batchId: planId, error: `app run ${s.runApp}: ${err.message}`, code: err.code });
+    ctx.emit({ type: 'batch-failed', batchId: planId, error: `app run ${s.runApp}: ${err.message}`, code: err.code, files: 0 });
     if (err.code === 'AUTH') throw err;
     return undefined;
   }
   if (final.status !== 'COMPLETE') {
-    ctx.emit({ type: 'batch-failed', batchId: planId, error: `app run ${final.id} (${s.runApp}) ended ${final.status}${final.msg ? `: ${final.msg}` : ''}`, code: 'REMOTE' });
+    ctx.emit({ type: 'batch-failed', batchId: planId, error: `app run ${final.id} (${s.runApp}) ended ${final.status}${final.msg ? `: ${final.msg}` : ''}`, code: 'REMOTE', files: 0 });
   }
 
   // Each uploaded file's entry gets its documents.
