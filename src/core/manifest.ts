@@ -60,6 +60,8 @@ export interface ManifestEntry {
   id?: string;
   /** The provider's own record of it (e.g. hybrid's video record), as returned. */
   remote?: Record<string, unknown>;
+  /** An interrupted input: bytes of it this run sent before it stopped. */
+  bytesSent?: number;
   /** With --download: where the output was saved (absolute path), its sha256 and size. */
   download?: { path: string; sha256: string; size: number };
 }

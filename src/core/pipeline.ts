@@ -24,6 +24,7 @@ import { sha256File } from './incremental.js';
 import { gatherInputs } from './inputs.js';
 import { Journal, defaultStateDir, type JournalState } from './journal.js';
 import { MANIFEST_VERSION, writeJsonAtomic, type Manifest, type ManifestEntry } from './manifest.js';
+import { formatBytes } from './text.js';
 import { DEFAULT_MAX_MEMORY, MemoryBudget } from './memory.js';
 import { checkTemplate } from './naming.js';
 import type { UploadOptions } from './options.js';
@@ -141,7 +142,9 @@ export async function runUpload<O>(
     const deadline = opts.maxDurationMs ? setTimeout(stop, opts.maxDurationMs) : undefined;
 
     const settled = new Set<string>();
+    const submitted = new Set<string>();
     const record = (e: BatchupEvent) => {
+      if (e.type === 'batch-submitted') submitted.add(e.batchId);
       if (e.type === 'file-progress') {
         const s = sent.get(e.source) ?? { max: 0, had: 0 };
         s.max = Math.max(s.max, e.sent);
@@ -234,7 +237,7 @@ export async function runUpload<O>(
       if (ctl.signal.aborted) return void recordFailure(batch, notStarted(fatal));
       journal?.append({ t: 'batch', batchId: batch.batchId, mode: batch.mode, sources: batch.sources, at: now() }, true);
       try {
-        const result = (await providerRun.runBatch(batch)).filter((e) => !settled.has(inputOf(e.source)));
+        const result = (await providerRun.runBatch(batch)).filter((e) => !settled.has(inputOf(e.source))).map((e) => (e.code === 'INTERRUPTED' ? interruptedEntry(e, batch) : e));
         const byInput = groupBy(result, (e) => inputOf(e.source));
         for (const it of batch.items) {
           if (it.kind !== 'file' || settled.has(it.source)) continue;
@@ -260,7 +263,11 @@ export async function runUpload<O>(
           emit({ type: 'stopped', error: whole.message, code: whole.code });
           ctl.abort();
         }
-        const shown = ctl.signal.aborted && err.code === 'INTERRUPTED' ? notStarted(fatal) : err;
+        let shown = ctl.signal.aborted && err.code === 'INTERRUPTED' ? notStarted(fatal) : err;
+        if (shown.code === 'INTERRUPTED') {
+          const what = submitted.has(batch.batchId) ? 'interrupted while the server was processing it (it was sent whole)' : 'interrupted before it was sent whole';
+          shown = new BatchupError('INTERRUPTED', what, { retryable: false });
+        }
         emit({ type: 'batch-failed', batchId: batch.batchId, error: shown.message, code: shown.code, files: batch.files });
         const failed = recordFailure(batch, shown);
         // When the server may have the batch (interrupted, network, 5xx, lost in polling) it stays
@@ -268,6 +275,19 @@ export async function runUpload<O>(
         if (!OUTCOME_UNKNOWN.has(shown.code)) journal?.append({ t: 'entries', batchId: batch.batchId, entries: failed }, true);
       }
       await checkpoint();
+    }
+
+    /** What an interrupted input's entry says is what happened to it: how much of it was sent, and whether the server has it all. */
+    function interruptedEntry(e: ManifestEntry, batch: BatchPlan): ManifestEntry {
+      const s = sent.get(inputOf(e.source));
+      const bytesSent = s ? Math.max(0, s.max - s.had) : 0;
+      const total = batch.items.find((it) => it.source === inputOf(e.source))?.size;
+      const what = submitted.has(batch.batchId)
+        ? 'interrupted while the server was processing it (it was sent whole; the next run looks the batch up instead of sending it again)'
+        : bytesSent > 0
+          ? `interrupted after ${formatBytes(bytesSent)}${total ? ` of ${formatBytes(total)}` : ''} of it was sent (the next run resumes or sends it again)`
+          : 'interrupted before it was sent';
+      return { ...e, error: `${e.source}: ${what}`, bytesSent };
     }
 
     /**
@@ -300,6 +320,7 @@ export async function runUpload<O>(
                 return failedEntry({ ...base, source, name: undefined, mtimeMs: undefined, size: z.size, format: z.format }, err, finishedAt);
               })
             : [failedEntry(base, err, finishedAt)];
+        if (err.code === 'INTERRUPTED') list.forEach((e, i) => (list[i] = interruptedEntry(e, batch)));
         entries.set(it.order, list);
         out.push(...list);
         for (const e of list) emit({ type: 'result', entry: e });

@@ -110,7 +110,14 @@ describe('Stats', () => {
     expect(s.bytesSent).toBe(150);
     expect(s.batchesInFlight).toBe(1);
     s.update({ type: 'batch-submitted', batchId: 'b1', mode: 'sync', attempt: 1 });
+    expect(s.bytesSent).toBe(150); // measured, never assumed from the plan
+    s.update({ type: 'file-progress', batchId: 'b1', source: '/a.jpg', sent: 200, total: 200 });
+    s.update({ type: 'file-progress', batchId: 'b1', source: '/b.jpg', sent: 100, total: 100 });
     expect(s.bytesSent).toBe(300);
+    // A resumed file: what the server already had is not counted as sent.
+    const r = new Stats();
+    r.update({ type: 'file-progress', batchId: 'b9', source: '/v.mp4', sent: 500, total: 1000, resumed: 400 });
+    expect(r.bytesSent).toBe(100);
     s.update({ type: 'result', entry: { source: '/a.jpg', status: 'uploaded', provider: 'bach' } });
     // The same source reported twice (reject event + rejected result) counts once.
     s.update({ type: 'result', entry: { source: '/bad.jpg', status: 'rejected', provider: 'bach' } });

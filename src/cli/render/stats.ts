@@ -15,6 +15,8 @@ export interface BatchStats {
   state: BatchState;
   /** Latest bytes sent per source (a retry resets a file's count). */
   sent: Map<string, number>;
+  /** Bytes per source the server already had from an earlier run (a resumed upload): not sent now. */
+  had: Map<string, number>;
   processed: number;
   total: number;
   pollStatus?: string;
@@ -71,6 +73,7 @@ export class Stats {
         const b = this.batch(e.batchId);
         if (b.state === 'planned') b.state = 'uploading';
         b.sent.set(e.source, Math.max(0, Math.min(e.sent, e.total || e.sent)));
+        if (e.resumed) b.had.set(e.source, e.resumed);
         break;
       }
       case 'batch-submitted': {
@@ -137,16 +140,10 @@ export class Stats {
     return this.plannedBytes;
   }
 
-  /** Bytes sent: finished batches count whole, others by their files' latest progress. */
+  /** Bytes sent by this run, as measured by the files' progress (what the server already had is not counted). */
   get bytesSent(): number {
     let n = 0;
-    for (const b of this.batches.values()) {
-      if (b.state === 'done' || b.state === 'submitted' || b.state === 'polling') {
-        n += Math.max(b.bytes, sum(b.sent));
-      } else {
-        n += sum(b.sent);
-      }
-    }
+    for (const b of this.batches.values()) n += Math.max(0, sum(b.sent) - sum(b.had));
     return n;
   }
 
@@ -168,7 +165,7 @@ export class Stats {
 }
 
 function newBatch(batchId: string, files: number, bytes: number, mode?: UploadMode): BatchStats {
-  return { batchId, files, bytes, mode, state: 'planned', sent: new Map(), processed: 0, total: 0 };
+  return { batchId, files, bytes, mode, state: 'planned', sent: new Map(), had: new Map(), processed: 0, total: 0 };
 }
 
 function sum(m: Map<string, number>): number {
