@@ -12,7 +12,7 @@ let api: string;
 
 // Each delete-job state lasts 250 ms: long enough for a 10 ms poll to see it on a busy machine.
 beforeAll(async () => {
-  sb = await startSandbox({ token: TOKEN, processMsPerImage: 2, aihub: { partSize: PART, resultsPageSize: 3, jobStepMs: 250 } });
+  sb = await startSandbox({ token: TOKEN, processMsPerImage: 2, protocolOptions: { aihub: { partSize: PART, resultsPageSize: 3, jobStepMs: 250 } } });
   api = `${sb.url}/api/v2`;
 });
 afterAll(async () => {
