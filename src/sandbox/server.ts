@@ -20,6 +20,7 @@ import { resolveOptions } from './kit/options.js';
 import type { Protocol, ProtocolDefinition, SandboxCore } from './kit/protocol.js';
 import { Stats, type StatsSnapshot } from './kit/stats.js';
 import { ContentStore } from './kit/store.js';
+import { WebhookSender } from './kit/webhooks.js';
 import { Router } from './router.js';
 
 export interface SandboxOptions {
@@ -119,6 +120,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     const origin = (opts.publicUrl ?? `http://${originHost(host)}:${port}`).replace(/\/+$/, '');
     const originHostname = new URL(origin).hostname;
     const isAllowedFetchHost = (hostname: string) => isLoopback(hostname) || hostname === originHostname;
+    const webhooks = new WebhookSender({ isAllowedHost: isAllowedFetchHost, signal: closing.signal, now });
+    stats.addSection('webhooks', () => webhooks.snapshot());
 
     const core: SandboxCore = {
       origin,
@@ -138,6 +141,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       isAllowedFetchHost,
       cdnUrl: (sha256, ext) => `${origin}/cdn/${sha256}${ext ? `.${ext}` : ''}`,
       fetch: new OutboundFetch(store, { isAllowedHost: isAllowedFetchHost, signal: closing.signal }),
+      webhooks,
       faultOptions: faults.options,
       faultSequence: (rate, kinds, offset) => faults.derive(rate, kinds, offset),
     };
@@ -185,6 +189,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
           await serverClosed;
           await Promise.allSettled([...inflight]);
           await Promise.allSettled([...background]);
+          await webhooks.idle();
           for (const p of protocols) await p.close?.();
           if (ownDir) await rm(dataDir, { recursive: true, force: true });
         })();

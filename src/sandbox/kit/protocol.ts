@@ -12,6 +12,7 @@ import type { Clock } from './job-clock.js';
 import type { OptionSpecs } from './options.js';
 import type { Stats } from './stats.js';
 import type { ContentStore } from './store.js';
+import type { WebhookSender } from './webhooks.js';
 
 export interface Route {
   method: string | readonly string[];
@@ -56,12 +57,14 @@ export interface SandboxCore {
   readonly signal: AbortSignal;
   /** Registers background work that close() waits for. */
   track(work: Promise<unknown>): void;
-  /** Hosts the sandbox may fetch from (loopback only, plus its own host). */
+  /** Hosts the sandbox may fetch from or post to (loopback only, plus its own host). */
   isAllowedFetchHost(hostname: string): boolean;
   /** URL of a stored object: `${origin}/cdn/<sha256>.<ext>`. */
   cdnUrl(sha256: string, ext: string): string;
   /** Downloads on a client's behalf (http(s), allowed hosts, redirects, size cap). */
   readonly fetch: OutboundFetch;
+  /** POSTs of JSON to clients' webhook URLs (in order per key, 5 s timeout, no retries). */
+  readonly webhooks: WebhookSender;
   /** The API fault settings (Retry-After, slow delay), for faults a protocol injects itself. */
   readonly faultOptions: Readonly<FaultOptions>;
   /** A fault sequence of the protocol's own (seed + `offset`), e.g. for uploads of parts. */

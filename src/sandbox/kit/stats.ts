@@ -1,8 +1,9 @@
 /**
  * Counters a test reads to prove that nothing was lost or stored twice (`GET /_sandbox/stats`).
  * The generic ones are fields here; a service or a protocol adds a section of its own under its
- * name (`hybrid`, `aihub`…), read when a snapshot is taken.
- */
+ * name (`webhooks`, `hybrid`, `aihub`…), read when a snapshot is taken.
+ */import type { WebhookStats } from './webhooks.js';
+
 export interface StatsSnapshot {
   /** Distinct content objects stored. */
   objects: number;
@@ -15,6 +16,7 @@ export interface StatsSnapshot {
   batches: number;
   /** Bytes read from all client connections (headers and bodies, finished or cut off). */
   bytesReceived: number;
+  webhooks: WebhookStats;
 }
 
 export class Stats {
