@@ -1,5 +1,5 @@
 /**
- * The sandbox HTTP server: lifecycle, routing and fault injection, over the
+ * The sandbox HTTP server: lifecycle, routing, fault injection and throttle accounting, over the
  * protocols it is handed (`startSandbox({ protocols })`; the default list is in
  * protocols/index.ts). Everything a protocol builds on is the kit (./kit/); this file knows no
  * protocol by name.
@@ -20,6 +20,7 @@ import { resolveOptions } from './kit/options.js';
 import type { Protocol, ProtocolDefinition, SandboxCore } from './kit/protocol.js';
 import { Stats, type StatsSnapshot } from './kit/stats.js';
 import { ContentStore } from './kit/store.js';
+import { ThrottleLedger } from './kit/throttle.js';
 import { WebhookSender } from './kit/webhooks.js';
 import { Router } from './router.js';
 
@@ -46,7 +47,7 @@ export interface SandboxOptions {
   log?: (line: string) => void;
   /** Origin to put in the URLs handed out, when clients reach the sandbox under another name. */
   publicUrl?: string;
-  /** The time job states read (tests inject one); default Date.now. */
+  /** The time job states, rate windows and throttle windows read (tests inject one); default Date.now. */
   clock?: Clock;
 }
 
@@ -82,6 +83,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const log = opts.log ?? (() => undefined);
   const now = opts.clock ?? Date.now;
   const stats = new Stats();
+  const throttle = new ThrottleLedger(now);
 
   const ownDir = opts.dataDir === undefined;
   const dataDir = ownDir ? await mkdtemp(join(tmpdir(), 'batchup-sandbox-')) : resolve(opts.dataDir!);
@@ -121,6 +123,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     const originHostname = new URL(origin).hostname;
     const isAllowedFetchHost = (hostname: string) => isLoopback(hostname) || hostname === originHostname;
     const webhooks = new WebhookSender({ isAllowedHost: isAllowedFetchHost, signal: closing.signal, now });
+    stats.addSection('throttle', () => throttle.snapshot());
     stats.addSection('webhooks', () => webhooks.snapshot());
 
     const core: SandboxCore = {
@@ -164,8 +167,12 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     }
     for (const r of builtinRoutes(core, protocols)) router.add(r);
 
-    const services: ContextServices = { checkAuth, signal: closing.signal };
-    const dispatch = createDispatcher({ router, stats, faults, services, log });
+    const services: ContextServices = {
+      checkAuth,
+      signal: closing.signal,
+      answered: (status, headers) => throttle.answered(status, headers),
+    };
+    const dispatch = createDispatcher({ router, stats, faults, throttle, services, log, now });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const p = dispatch(req, res).catch((err) => log(`request handler crashed: ${String((err as Error)?.message ?? err)}`));
       inflight.add(p);
@@ -222,13 +229,16 @@ interface DispatchDeps {
   router: Router;
   stats: Stats;
   faults: FaultInjector;
+  throttle: ThrottleLedger;
   services: ContextServices;
   log: (line: string) => void;
+  now: Clock;
 }
 
 /** One request: match, count, maybe inject a fault, run the route, and answer for a route that did not. */
 function createDispatcher(d: DispatchDeps) {
   return async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrived = d.now();
     const started = Date.now();
     const method = (req.method ?? 'GET').toUpperCase();
     let url: URL;
@@ -256,6 +266,7 @@ function createDispatcher(d: DispatchDeps) {
     const { hit, params } = m;
     routeName = hit.route.name;
     if (hit.route.counted !== false) d.stats.request(hit.route.name);
+    if (hit.route.faults) d.throttle.requestArrived(arrived);
     const ctx = new RequestContext(req, res, url, params, d.services);
     const errorBody = (status: number, message: string) => hit.protocol?.errorBody?.(status, message) ?? { code: status, message };
 

@@ -63,8 +63,9 @@ describe('a protocol list of its own', () => {
     expect((await request(`${sb.url}/api/vdr/batch-upload/status/x`)).statusCode).toBe(404);
     const stats = sb.stats() as any;
     expect(stats.echo).toEqual({ said: 1 });
-    expect(stats.webhooks).toEqual({ sent: 0, delivered: 0, failed: 0 });
     expect(stats.requests).toEqual({ 'echo.say': 2, 'not-found': 1 });
+    expect(stats.throttle).toEqual({ retryAfterGiven: 0, startedDuringRetryAfter: 0 });
+    expect(stats.webhooks).toEqual({ sent: 0, delivered: 0, failed: 0 });
   });
 
   it('answers injected faults in the protocol\'s own envelope', async () => {
@@ -92,7 +93,7 @@ describe('the default list', () => {
     boxes.push(sb);
     const s = sb.stats();
     expect(Object.keys(s).sort()).toEqual(
-      ['aihub', 'batches', 'bytesReceived', 'bytesStored', 'faultsInjected', 'hybrid', 'objects', 'receipts', 'requests', 'webhooks'].sort(),
+      ['aihub', 'batches', 'bytesReceived', 'bytesStored', 'faultsInjected', 'hybrid', 'objects', 'receipts', 'requests', 'throttle', 'webhooks'].sort(),
     );
     expect(s.hybrid).toEqual({ partsReceived: {}, partsRefused: 0, partBytesReceived: 0, presignedWithAuth: 0 });
     expect(s.aihub).toMatchObject({ contexts: {}, partsReceived: 0, sessionsCommitted: 0 });

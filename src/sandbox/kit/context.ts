@@ -2,8 +2,8 @@
  * One request as a protocol handler sees it: the parsed URL and route params, bounded body
  * reading, the answer helpers, and the knobs fault injection turns ('slow', 'lost').
  *
- * It knows nothing of the server or of protocols: what it needs (auth, the closing signal) comes
- * in as {@link ContextServices}, so the kit depends on nothing above it.
+ * It knows nothing of the server or of protocols: what it needs (auth, the closing signal, who
+ * to tell about an answer) comes in as {@link ContextServices}, so the kit depends on nothing above it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -15,6 +15,8 @@ export interface ContextServices {
   readonly checkAuth: AuthCheck;
   /** Aborted when the sandbox closes: a 'slow' delay ends early. */
   readonly signal: AbortSignal;
+  /** Told about every answer as its head is written (throttle accounting reads 429/503 + Retry-After). */
+  answered?(status: number, headers: Readonly<Record<string, string | number>>): void;
 }
 
 export class BodyTooLarge extends Error {
@@ -104,6 +106,7 @@ export class RequestContext {
 
   private writeHead(status: number, headers: Record<string, string | number>): void {
     this.res.writeHead(status, headers);
+    this.services.answered?.(status, headers);
   }
 }
 

@@ -9,8 +9,9 @@ export { readJson, readJsonOr, JsonBodyError, DEFAULT_MAX_JSON_BYTES, type JsonB
 export { JsonRecords, writeFileAtomic, type JsonRecordsOptions } from './records.js';
 export { jobAt, stepsDone, type Clock, type JobPosition, type Phase } from './job-clock.js';
 export { RateLimiter, parseRatePolicies, formatRatePolicies, type RateDecision, type RatePolicy } from './rate-limit.js';
-export { WebhookSender, WEBHOOK_TIMEOUT_MS, type Delivery, type WebhookStats } from './webhooks.js';
 export { OutboundFetch, FETCH_TIMEOUT_MS, MAX_REDIRECTS, type FetchFailure, type FetchPolicy, type FetchToStoreResult, type FirstBytes } from './fetch.js';
+export { WebhookSender, WEBHOOK_TIMEOUT_MS, type Delivery, type WebhookStats } from './webhooks.js';
+export { ThrottleLedger, retryAfterMs, type ThrottleStats } from './throttle.js';
 export { FaultInjector, FAULT_KINDS, ALL_FAULT_KINDS, DEFAULT_FAULTS, mulberry32, stripUndefined, type FaultKind, type FaultOptions } from './faults.js';
 export { OptionError, resolveOptions, numberOption, integerOption, faultKindsOption, type OptionSpec, type OptionSpecs } from './options.js';
 export { ContentStore, TempWriter, drainOrClose, type Ingested } from './store.js';

@@ -1,8 +1,10 @@
 /**
  * Counters a test reads to prove that nothing was lost or stored twice (`GET /_sandbox/stats`).
  * The generic ones are fields here; a service or a protocol adds a section of its own under its
- * name (`webhooks`, `hybrid`, `aihub`…), read when a snapshot is taken.
- */import type { WebhookStats } from './webhooks.js';
+ * name (`throttle`, `webhooks`, `hybrid`, `aihub`…), read when a snapshot is taken.
+ */
+import type { ThrottleStats } from './throttle.js';
+import type { WebhookStats } from './webhooks.js';
 
 export interface StatsSnapshot {
   /** Distinct content objects stored. */
@@ -16,6 +18,7 @@ export interface StatsSnapshot {
   batches: number;
   /** Bytes read from all client connections (headers and bodies, finished or cut off). */
   bytesReceived: number;
+  throttle: ThrottleStats;
   webhooks: WebhookStats;
 }
 
