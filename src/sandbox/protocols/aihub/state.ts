@@ -5,7 +5,8 @@
  *   batch id under `aihub/meta/` (a deleted batch's id is never handed out again). Sessions, jobs
  *   and runs live in memory: a restarted sandbox has forgotten them, like an expired session.
  * - Files become content-addressed objects only when accepted (PUT complete, or a commit that
- *   covers the file). Same name again replaces.
+ *   covers the file). Same name again replaces. Every accepted file PUT and every committed
+ *   session counts as a receipt, so a file sent twice shows in the stats.
  * - Delete jobs take effect when they end (their states walk over time: kit/job-clock.ts).
  */
 import { randomUUID } from 'node:crypto';
@@ -147,7 +148,7 @@ export class AihubState {
   async accept(b: AihubBatch, name: string, ing: Ingested, via: AihubFile['via']): Promise<void> {
     const { sha256, size } = await this.core.store.commit(ing);
     const { detected, ext } = detect(ing.head, name);
-    if (b.files[name]?.sha256 !== sha256) this.core.stats.receipt(sha256);
+    this.core.stats.receipt(sha256);
     const now = this.core.now();
     b.files[name] = { name, sha256, size, ext, detected_type: detected, via, updated_at_ms: now };
     b.updated_at_ms = now;
