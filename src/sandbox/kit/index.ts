@@ -1,6 +1,8 @@
 /**
- * The sandbox kit: what every protocol is built from, each service once. A protocol imports from
- * here (or a kit file), never from the server.
+ * The sandbox kit: what every protocol is built from, each service once. A protocol's code
+ * imports from here (or a kit file), never from the server. Its declaration (protocols/<name>/
+ * index.ts) imports only kit/protocol.ts and kit/options.ts: `batchup --help` loads declarations,
+ * and this barrel would load every service.
  */
 export { defineProtocol } from './protocol.js';
 export type { Protocol, ProtocolDefinition, Route, SandboxCore, OptionsOf, StatsOf, ProtocolOptionsFor, ProtocolStatsFor } from './protocol.js';
