@@ -11,6 +11,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { BatchupError, toBatchupError } from '../core/errors.js';
 import { EXIT, EXIT_CODE_HELP, exitCodeForError, hintFor } from './exit-codes.js';
 import { addProviderCommands } from './commands/provider-program.js';
+import { addServeCommand } from './commands/serve-program.js';
 import { collect, optionOf } from './flags.js';
 import { redact } from './redact.js';
 import type { AnyProvider, FlagSpec } from '../core/provider.js';
@@ -214,31 +215,7 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
   });
 
   // ------------------------------------------------------------------------------------- serve
-  program
-    .command('serve')
-    .description('run the sandbox server (all five protocols on one port) until Ctrl-C')
-    .option('--port <n>', 'port (0 = any free port)', '0')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--data <dir>', 'folder for stored uploads')
-    .option('--fault-rate <r>', 'fraction of requests that fail (0..1)')
-    .option('--faults <kinds>', 'comma list of 500,503,429,reset,slow,lost,cut')
-    .option('--seed <n>', 'seed for deterministic faults')
-    .option('--retry-after <seconds>', 'Retry-After for injected 429/503')
-    .option('--slow-ms <ms>', 'delay of a "slow" fault')
-    .option('--process-ms <ms>', 'server processing time per image (async jobs)')
-    .option('--presign-ttl <seconds>', 'lifetime of presigned URLs (hybrid; default 3600)')
-    .option('--part-fault-rate <r>', 'fraction of presigned part PUTs that fail (0..1)')
-    .option('--part-faults <kinds>', 'comma list of kinds for part PUTs (default cut: the body breaks off halfway)')
-    .option('--access-key <key>', 'accepted access key (env BATCHUP_ACCESS_KEY)')
-    .option('--secret-key <secret>', 'accepted secret key (env BATCHUP_SECRET_KEY)')
-    .option('--token <token>', 'accepted bearer token (env BATCHUP_TOKEN)')
-    .option('-v, --verbose', 'log requests')
-    .action(async (opts: Record<string, unknown>) => {
-      ctx.verbose = Boolean(opts.verbose);
-      hooks.installSignals();
-      const { runServeCommand } = await import('./commands/serve.js');
-      hooks.setExit(await runServeCommand(opts, ctx));
-    });
+  addServeCommand(program, ctx, hooks);
 
   // ----------------------------------------------- the providers' own commands (batches, runs, …)
   addProviderCommands(program, hooks.providers ?? [], ctx, hooks);

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { BIN, cleanEnv, cli, readJson, serve, tempDir, type SandboxStats, type ServeHandle } from '../helpers/cli.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { settledValue, waitFor } from '../helpers/wait.js';
-import { mulberry32 } from '../../src/sandbox/faults.js';
+import { mulberry32 } from '../../src/sandbox/kit/faults.js';
 import { providerNames } from '../../src/providers/registry.js';
 import { CASES, type ProviderCase } from './providers.js';
 

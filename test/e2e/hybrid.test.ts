@@ -81,10 +81,10 @@ describe('hybrid upload', () => {
     await expectIdentical(sb, m, Object.keys(SIZES));
     const stats = await sb.stats();
     // 60 + 32 + 33 chunks + 1 single PUT, each received exactly once.
-    expect(Object.keys(stats.partsReceived)).toHaveLength(60 + 32 + 33 + 1);
-    expect(Math.max(...Object.values(stats.partsReceived))).toBe(1);
-    expect(stats.partBytesReceived).toBe(Object.values(SIZES).reduce((a, b) => a + b, 0));
-    expect(stats.presignedWithAuth).toBe(0);
+    expect(Object.keys(stats.hybrid.partsReceived)).toHaveLength(60 + 32 + 33 + 1);
+    expect(Math.max(...Object.values(stats.hybrid.partsReceived))).toBe(1);
+    expect(stats.hybrid.partBytesReceived).toBe(Object.values(SIZES).reduce((a, b) => a + b, 0));
+    expect(stats.hybrid.presignedWithAuth).toBe(0);
     expect(stats.requests['hybrid.init']).toBe(1);
     expect(stats.requests['hybrid.complete']).toBe(4);
     // The manifest URL serves the assembled file.
@@ -101,7 +101,7 @@ describe('hybrid upload', () => {
     expect(r.exitCode, r.stderr).toBe(EXIT.OK);
     await expectIdentical(sb, await readJson(manifestPath), Object.keys(SIZES));
     const stats = await sb.stats();
-    const counts = Object.values(stats.partsReceived);
+    const counts = Object.values(stats.hybrid.partsReceived);
     expect(counts).toHaveLength(60 + 32 + 33 + 1);
     expect(stats.faultsInjected['part-cut']).toBeGreaterThan(10);
     // Each failure costs that part one more send, no more: ~1/(1-0.15) sends per part on average,
@@ -114,7 +114,7 @@ describe('hybrid upload', () => {
     console.log(
       `hybrid faults: ${stats.faultsInjected['part-cut']} cut, ${counts.length} parts, max ${Math.max(...counts)} receipts/part, ` +
         `${counts.filter((c) => c > 1).length} parts sent more than once, ${counts.reduce((a, b) => a + b, 0)} part bodies received, ` +
-        `${stats.partsRefused} PUTs refused (expired URLs), ${stats.requests['hybrid.retry']} /retry calls`,
+        `${stats.hybrid.partsRefused} PUTs refused (expired URLs), ${stats.requests['hybrid.retry']} /retry calls`,
     );
   });
 
@@ -125,12 +125,12 @@ describe('hybrid upload', () => {
     const size = SIZES['big.mp4']!;
     const args = [BIN, 'upload', file, '--provider', 'hybrid', '--manifest', manifestPath];
     const first = execa('node', args, { env: env(sb), extendEnv: false, reject: false });
-    await waitFor(async () => (await sb.stats()).partBytesReceived >= size * 0.5, 'the first run to send half the file');
+    await waitFor(async () => (await sb.stats()).hybrid.partBytesReceived >= size * 0.5, 'the first run to send half the file');
     first.kill('SIGKILL');
     const killed = await first;
     expect(killed.signal).toBe('SIGKILL');
     // Bytes of the requests the kill cut off are still being counted for a moment.
-    const atKill = await settledValue(async () => (await sb.stats()).partBytesReceived, 'bytes received');
+    const atKill = await settledValue(async () => (await sb.stats()).hybrid.partBytesReceived, 'bytes received');
     expect(atKill).toBeGreaterThan(size * 0.4);
     expect(atKill).toBeLessThan(size);
 
@@ -141,7 +141,7 @@ describe('hybrid upload', () => {
     expect(m.entries[0].status).toBe('uploaded');
     expect(m.entries[0].sha256).toBe(originals.get('big.mp4'));
     const stats = await sb.stats();
-    const again = stats.partBytesReceived - atKill;
+    const again = stats.hybrid.partBytesReceived - atKill;
     console.log(`hybrid kill -9: ${(atKill / size * 100).toFixed(0)}% received before the kill, ${(again / size * 100).toFixed(0)}% sent again`);
     expect(again).toBeLessThan(size * 0.6);
     expect(stats.requests['hybrid.init']).toBe(1); // resumed, not started over

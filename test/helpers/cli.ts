@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { SandboxStats } from '../../src/sandbox/stats.js';
+import type { SandboxStats } from '../../src/sandbox/index.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const BIN = join(ROOT, 'bin', 'batchup.js');
@@ -40,7 +40,7 @@ export interface ServeHandle {
   stop(): Promise<void>;
 }
 
-export type { SandboxStats } from '../../src/sandbox/stats.js';
+export type { SandboxStats } from '../../src/sandbox/index.js';
 
 /** Start `batchup serve` and read its base URL from the first stdout line. */
 export async function serve(args: string[] = [], env?: Record<string, string>): Promise<ServeHandle> {

@@ -27,7 +27,7 @@ const dir = mkdtempSync(join(tmpdir(), 'batchup-aihub-provider-'));
 let sb: Sandbox;
 
 beforeAll(async () => {
-  sb = await startSandbox({ token: TOKEN, processMsPerImage: 1, aihub: { partSize: MiB, resultsPageSize: 2, jobStepMs: 10 } });
+  sb = await startSandbox({ token: TOKEN, processMsPerImage: 1, protocolOptions: { aihub: { partSize: MiB, resultsPageSize: 2, jobStepMs: 10 } } });
 });
 afterAll(async () => {
   await sb?.close();
@@ -188,7 +188,7 @@ describe('faults', () => {
       token: TOKEN,
       processMsPerImage: 1,
       faults: { rate: 0.3, kinds: ['500', '503', 'reset', 'lost'], seed: 11, retryAfterSec: 0 },
-      aihub: { partSize: MiB },
+      protocolOptions: { aihub: { partSize: MiB } },
     });
     try {
       const items = [await file('f-big.pdf', makePdf('fault-big', { minBytes: 10 * MiB + 5 * MiB }))];

@@ -89,7 +89,7 @@ describe('sandbox: presigned PUTs', () => {
     // An Authorization header on a presigned URL is refused (and counted).
     const withAuth = await put(s.presignedUrls[0], part1, { authorization: `Bearer ${TOKEN}` });
     expect(withAuth.status).toBe(400);
-    expect(sb.stats().presignedWithAuth).toBe(1);
+    expect(sb.stats().hybrid.presignedWithAuth).toBe(1);
     // Bound to its part: part 1's URL does not work for part 2, nor with a changed signature.
     expect((await put(s.presignedUrls[0].replace('/1?', '/2?'), part1)).status).toBe(403);
     const forged = s.presignedUrls[0].replace(/signature=(.)/, (_: string, c: string) => `signature=${c === 'x' ? 'y' : 'x'}`);
@@ -107,7 +107,7 @@ describe('sandbox: presigned PUTs', () => {
     expect(v.body.data).toEqual([{ partNumber: 1, eTag: good.etag, size: LIMITS.chunkSize, isComplete: true }]);
     const p = await api(sb, 'GET', `/progress/${s.uploadId}`);
     expect(p.body.data).toMatchObject({ status: 'uploading', completedCount: 1, totalChunks: 31, failedChunks: [], progress: 3 });
-    expect(sb.stats().partsReceived[`${s.uploadId}/1`]).toBe(1);
+    expect(sb.stats().hybrid.partsReceived[`${s.uploadId}/1`]).toBe(1);
     // complete with parts missing
     const early = await api(sb, 'POST', `/complete/${s.uploadId}`);
     expect(early.status).toBe(400);
@@ -115,7 +115,7 @@ describe('sandbox: presigned PUTs', () => {
   });
 
   it('an expired URL answers 403 and marks its chunk failed; /retry renews failed (or all missing) chunks', async () => {
-    const sb = await box({ presignTtlSec: 0.2 });
+    const sb = await box({ protocolOptions: { hybrid: { presignTtlSec: 0.2 } } });
     const s = (await api(sb, 'POST', '/init', { files: [video('big.mp4', 151 * MiB)] })).body.data[0];
     await new Promise((r) => setTimeout(r, 300));
     const expired = await put(s.presignedUrls[2], randomBytes(LIMITS.chunkSize));
@@ -132,7 +132,7 @@ describe('sandbox: presigned PUTs', () => {
   });
 
   it("a 'cut' fault breaks the body off halfway: failed chunk, partial size in /verify", async () => {
-    const sb = await box({ faults: { partRate: 1, partKinds: ['cut'] } });
+    const sb = await box({ protocolOptions: { hybrid: { partFaultRate: 1, partFaultKinds: ['cut'] } } });
     const s = (await api(sb, 'POST', '/init', { files: [video('big.mp4', 151 * MiB)] })).body.data[0];
     const r = await put(s.presignedUrls[0], randomBytes(LIMITS.chunkSize));
     expect(r.status).toBe(0); // the connection broke
@@ -299,7 +299,7 @@ describe('adapter: resume', () => {
         if (e.type === 'file-progress' && e.sent >= size * 0.4) ctl.abort();
       })).runBatch(batch!);
       expect(first).toMatchObject({ status: 'failed', code: 'INTERRUPTED' });
-      const atStop = sb.stats().partBytesReceived;
+      const atStop = sb.stats().hybrid.partBytesReceived;
       expect(atStop).toBeGreaterThan(size * 0.35);
       expect([...kv.values()][0]).toMatchObject({ isChunked: true, totalChunks: 33, chunkSize: LIMITS.chunkSize });
 
@@ -317,8 +317,8 @@ describe('adapter: resume', () => {
       // /verify and /retry (the client then asks again instead of failing).
       expect(stats.requests['hybrid.verify']).toBeGreaterThanOrEqual(1);
       expect(stats.requests['hybrid.verify']).toBeLessThanOrEqual(2);
-      expect(stats.partBytesReceived - atStop).toBeLessThan(size * 0.7);
-      expect(stats.partBytesReceived).toBeLessThan(size * 1.15);
+      expect(stats.hybrid.partBytesReceived - atStop).toBeLessThan(size * 0.7);
+      expect(stats.hybrid.partBytesReceived).toBeLessThan(size * 1.15);
 
       // 3. The completed file was settled at once (journaled as done), its resume handle dropped
       //    in the same commit: no later run uploads it again, whatever batch it lands in.
@@ -333,18 +333,6 @@ describe('adapter: resume', () => {
       await http.close();
       await rm(dir, { recursive: true, force: true });
     }
-  });
-});
-
-describe('serve flags', () => {
-  it('--presign-ttl, --part-fault-rate and --part-faults reach the sandbox options', async () => {
-    const { serveOptions } = await import('../../src/cli/commands/serve.js');
-    const { options, seedChosen } = serveOptions({ presignTtl: '2.5', partFaultRate: '0.15', partFaults: 'cut,reset' }, {}, '/');
-    expect(options.presignTtlSec).toBe(2.5);
-    expect(options.faults).toMatchObject({ partRate: 0.15, partKinds: ['cut', 'reset'] });
-    expect(seedChosen).toBe(true);
-    expect(() => serveOptions({ partFaults: 'melt' }, {}, '/')).toThrow(/unknown kind 'melt'/);
-    expect(() => serveOptions({ presignTtl: '0' }, {}, '/')).toThrow();
   });
 });
 

@@ -12,7 +12,7 @@ let api: string;
 
 // Each delete-job state lasts 250 ms: long enough for a 10 ms poll to see it on a busy machine.
 beforeAll(async () => {
-  sb = await startSandbox({ token: TOKEN, processMsPerImage: 2, aihub: { partSize: PART, resultsPageSize: 3, jobStepMs: 250 } });
+  sb = await startSandbox({ token: TOKEN, processMsPerImage: 2, protocolOptions: { aihub: { partSize: PART, resultsPageSize: 3, jobStepMs: 250 } } });
   api = `${sb.url}/api/v2`;
 });
 afterAll(async () => {
@@ -96,6 +96,23 @@ describe('files', () => {
     expect((await call('PUT', `/batches/${id}/files/${encodeURIComponent('a/b.png')}`, one)).status).toBe(400);
     expect((await call('PUT', `/batches/${id}/files/noext`, one)).status).toBe(400);
     expect((await call('PUT', `/batches/424242/files/x.png`, one)).status).toBe(404);
+  });
+
+  it('every accepted PUT and every committed session is a receipt: a file sent twice shows', async () => {
+    const id = await newBatch('receipts');
+    const same = fakePng(300, 'sent-twice');
+    const receipts = () => sb.stats().receipts[sha256(same)] ?? 0;
+    expect((await call('PUT', `/batches/${id}/files/twice.png`, same)).status).toBe(204);
+    expect(receipts()).toBe(1);
+    expect((await call('PUT', `/batches/${id}/files/twice.png`, same)).status).toBe(204); // the same bytes again
+    expect(receipts()).toBe(2);
+    const s = await call('POST', '/batches/multipart-upload', { batch_id: Number(id), filename: 'twice.png', file_size: same.length });
+    const url = s.headers.location as string;
+    const part = await call('PUT', `${url}/parts/1`, same);
+    expect((await call('POST', url, { action: 'commit', parts: [{ part_num: 1, part_id: part.body.part_id }] })).status).toBe(204);
+    expect(receipts()).toBe(3);
+    expect((await inspect(id)).files).toHaveLength(1);
+    expect(sb.stats().aihub).toMatchObject({ sessionsCommitted: expect.any(Number), partsReceived: expect.any(Number) });
   });
 
   it('lists files in pages with start_token', async () => {

@@ -2,11 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { ordinal, extensionOf, isZipImageEntry, MESSAGES } from '../../src/providers/bach/contract.js';
-import { mulberry32 } from '../../src/sandbox/faults.js';
-import { Base64Decoder } from '../../src/sandbox/base64.js';
-import { JsonScanner, JsonSyntaxError, type JsonHandler } from '../../src/sandbox/json-stream.js';
-import { isLoopback } from '../../src/sandbox/server.js';
-import { sniffExt } from '../../src/sandbox/media.js';
+import { mulberry32 } from '../../src/sandbox/kit/faults.js';
+import { Base64Decoder } from '../../src/sandbox/protocols/bach/base64.js';
+import { JsonScanner, JsonSyntaxError, type JsonHandler } from '../../src/sandbox/protocols/bach/json-stream.js';
+import { isLoopback } from '../../src/sandbox/kit/net.js';
+import { sniffExt } from '../../src/sandbox/kit/media.js';
 
 describe('ordinal', () => {
   it('English ordinals', () => {

@@ -5,15 +5,19 @@
  */
 import { randomInt } from 'node:crypto';
 import { resolve } from 'node:path';
+import { Option } from 'commander';
 import { usageError } from '../../core/errors.js';
 import { parseIntInRange, parsePositiveNumber } from '../../core/parse.js';
 import { EXIT } from '../exit-codes.js';
 import type { CliContext } from '../context.js';
 import { addSecret, redact } from '../redact.js';
-// faults.ts has no imports: the sandbox itself is loaded only when `serve` runs.
-import { ALL_FAULT_KINDS, DEFAULT_FAULTS, type FaultKind } from '../../sandbox/faults.js';
-import type { SandboxOptions } from '../../sandbox/server.js';
+import { DEFAULT_FAULTS, FAULT_KINDS } from '../../sandbox/kit/faults.js';
+import { OptionError, faultKindsOption, resolveOptions } from '../../sandbox/kit/options.js';
+import type { ProtocolDefinition } from '../../sandbox/kit/protocol.js';
+import { DEFAULT_PROTOCOLS } from '../../sandbox/protocols/index.js';
+import type { SandboxOptions } from '../../sandbox/index.js';
 
+/** The generic flags; each protocol's flags come under commander's attribute name of the flag (`--presign-ttl` → presignTtl). */
 export interface ServeFlags {
   port?: string;
   host?: string;
@@ -24,61 +28,81 @@ export interface ServeFlags {
   retryAfter?: string;
   slowMs?: string;
   processMs?: string;
-  /** hybrid: presigned URL lifetime, seconds. */
-  presignTtl?: string;
-  /** hybrid: fraction of presigned part PUTs that fail, and how. */
-  partFaultRate?: string;
-  partFaults?: string;
   accessKey?: string;
   secretKey?: string;
   token?: string;
   verbose?: boolean;
+  [protocolFlag: string]: unknown;
 }
 
 export type SandboxStartOptions = SandboxOptions & { host: string; port: number };
 
-/** `--faults` / `--part-faults`: a comma list of known kinds, de-duplicated. */
-function parseKinds(raw: string, flag: string): FaultKind[] {
-  const kinds = raw.split(',').map((k) => k.trim()).filter(Boolean);
-  const choices = `choose from ${ALL_FAULT_KINDS.join(',')}`;
-  if (kinds.length === 0) throw usageError(`${flag} is empty (${choices})`);
-  for (const k of kinds) {
-    if (!(ALL_FAULT_KINDS as readonly string[]).includes(k)) throw usageError(`${flag}: unknown kind '${k}' (${choices})`);
+const apiFaultKinds = faultKindsOption({ default: [...FAULT_KINDS], description: '', listed: FAULT_KINDS });
+
+/** A protocol setting's flag text → value; its problems are usage errors. */
+function parseFlag<T>(parse: (text: string, flag: string) => T, text: string, flag: string): T {
+  try {
+    return parse(text, flag);
+  } catch (err) {
+    if (err instanceof OptionError) throw usageError(err.message);
+    throw err;
   }
-  return [...new Set(kinds)] as FaultKind[];
+}
+
+/** Each protocol's settings given as flags (with what they imply), by protocol name; protocols without any are left out. */
+function protocolOptionsFrom(f: ServeFlags, protocols: readonly ProtocolDefinition[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const p of protocols) {
+    const given: Record<string, unknown> = {};
+    const implied: Record<string, unknown> = {};
+    for (const [key, spec] of Object.entries(p.options as Record<string, { flag?: string; parse(t: string, f: string): unknown; implies?: Record<string, unknown> }>)) {
+      if (!spec.flag) continue;
+      const option = new Option(spec.flag);
+      const text = f[option.attributeName()];
+      if (text === undefined) continue;
+      given[key] = parseFlag(spec.parse, String(text), option.long ?? spec.flag);
+      Object.assign(implied, spec.implies);
+    }
+    for (const [k, v] of Object.entries(implied)) given[k] ??= v;
+    if (Object.keys(given).length) out[p.name] = given;
+  }
+  return out;
 }
 
 /** Turn flags (+ env for credentials) into sandbox options; throws USAGE errors. Pure. */
-export function serveOptions(f: ServeFlags, env: NodeJS.ProcessEnv, cwd: string): { options: SandboxStartOptions; seedChosen: boolean } {
+export function serveOptions(
+  f: ServeFlags,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  protocols: readonly ProtocolDefinition[] = DEFAULT_PROTOCOLS,
+): { options: SandboxStartOptions; seedChosen: boolean } {
   const port = parseIntInRange(f.port ?? '0', 0, 65535, '--port');
   const host = (f.host ?? '127.0.0.1').trim();
   if (!host) throw usageError('--host is empty');
-  const options: SandboxStartOptions = { host, port };
+  const options: SandboxStartOptions = { host, port, protocols };
   if (f.data) options.dataDir = resolve(cwd, f.data);
 
-  let seedChosen = false;
   const faults: NonNullable<SandboxOptions['faults']> = {};
   if (f.faultRate !== undefined) faults.rate = parsePositiveNumber(f.faultRate, '--fault-rate', { allowZero: true, max: 1 });
   if (f.faults !== undefined) {
-    faults.kinds = parseKinds(f.faults, '--faults');
+    faults.kinds = parseFlag(apiFaultKinds.parse, f.faults, '--faults');
     // Kinds without a rate would inject nothing: default to 10 % so `--faults 429` does something.
     faults.rate ??= 0.1;
-  }
-  if (f.partFaultRate !== undefined) faults.partRate = parsePositiveNumber(f.partFaultRate, '--part-fault-rate', { allowZero: true, max: 1 });
-  if (f.partFaults !== undefined) {
-    faults.partKinds = parseKinds(f.partFaults, '--part-faults');
-    faults.partRate ??= 0.1;
   }
   if (f.seed !== undefined) faults.seed = parseIntInRange(f.seed, 0, 2 ** 32 - 1, '--seed');
   if (f.retryAfter !== undefined) faults.retryAfterSec = parsePositiveNumber(f.retryAfter, '--retry-after', { allowZero: true });
   if (f.slowMs !== undefined) faults.slowMs = parseIntInRange(f.slowMs, 0, 3_600_000, '--slow-ms');
-  if (((faults.rate ?? 0) > 0 || (faults.partRate ?? 0) > 0) && faults.seed === undefined) {
+
+  const protocolOptions = protocolOptionsFrom(f, protocols);
+  if (Object.keys(protocolOptions).length) options.protocolOptions = protocolOptions;
+  const protocolFaults = protocols.some((p) => protocolOptions[p.name] && p.injectsFaults?.(protocolOptions[p.name]!));
+  let seedChosen = false;
+  if (((faults.rate ?? 0) > 0 || protocolFaults) && faults.seed === undefined) {
     faults.seed = randomInt(0, 2 ** 31);
     seedChosen = true;
   }
   if (Object.keys(faults).length) options.faults = faults;
   if (f.processMs !== undefined) options.processMsPerImage = parsePositiveNumber(f.processMs, '--process-ms', { allowZero: true });
-  if (f.presignTtl !== undefined) options.presignTtlSec = parsePositiveNumber(f.presignTtl, '--presign-ttl', { max: 7 * 86_400 });
 
   const accessKey = f.accessKey ?? (env.BATCHUP_ACCESS_KEY || undefined);
   const secretKey = f.secretKey ?? (env.BATCHUP_SECRET_KEY || undefined);
@@ -94,12 +118,26 @@ export function serveOptions(f: ServeFlags, env: NodeJS.ProcessEnv, cwd: string)
   return { options, seedChosen };
 }
 
+/** The banner's faults line, or undefined when no fault flag was given. */
+export function faultsLine(options: SandboxStartOptions, seedChosen: boolean, protocols: readonly ProtocolDefinition[]): string | undefined {
+  const given = options.protocolOptions ?? {};
+  const parts = protocols
+    .filter((p) => p.describeFaults && given[p.name])
+    .map((p) => p.describeFaults!(resolveOptions(p.name, p.options, given[p.name] as Record<string, unknown>)));
+  if (!options.faults && parts.length === 0) return undefined;
+  const f = options.faults ?? {};
+  return (
+    [`faults: rate ${f.rate ?? 0}`, `kinds ${(f.kinds ?? DEFAULT_FAULTS.kinds).join(',')}`, ...parts, `seed ${f.seed ?? 'default'}`].join(', ') +
+    (seedChosen ? ` (random; replay with --seed ${f.seed})` : '')
+  );
+}
+
 function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
-export async function runServeCommand(flags: ServeFlags, ctx: CliContext): Promise<number> {
-  const { options, seedChosen } = serveOptions(flags, ctx.env, ctx.cwd);
+export async function runServeCommand(flags: ServeFlags, ctx: CliContext, protocols: readonly ProtocolDefinition[] = DEFAULT_PROTOCOLS): Promise<number> {
+  const { options, seedChosen } = serveOptions(flags, ctx.env, ctx.cwd, protocols);
   addSecret(options.token);
   addSecret(options.secretKey);
   const err = (line: string) => void ctx.stderr.write(redact(line) + '\n');
@@ -112,16 +150,12 @@ export async function runServeCommand(flags: ServeFlags, ctx: CliContext): Promi
     /* the process is going away; the OS closes the socket */
   });
   ctx.stdout.write(`${sb.url}\n`);
-  err(`sandbox listening on ${sb.url} — bach endpoint: ${sb.bachEndpoint} — aihub endpoint: ${sb.url}/api — data: ${sb.dataDir}`);
+  err(`sandbox listening on ${sb.url} — data: ${sb.dataDir}`);
+  const width = Math.max(...sb.protocols.map((p) => p.name.length));
+  for (const p of sb.protocols) err(`  ${`${p.name} endpoint:`.padEnd(width + 10)} ${p.endpoint}`);
   if (!isLoopbackHost(options.host)) err(`warning: listening on ${options.host}, not loopback: anyone who can reach it can use it`);
-  if (options.faults) {
-    const f = options.faults;
-    err(
-      `faults: rate ${f.rate ?? 0}, kinds ${(f.kinds ?? DEFAULT_FAULTS.kinds).join(',')}, ` +
-        `part rate ${f.partRate ?? 0}, part kinds ${(f.partKinds ?? DEFAULT_FAULTS.partKinds).join(',')}, seed ${f.seed ?? 'default'}` +
-        (seedChosen ? ` (random; replay with --seed ${f.seed})` : ''),
-    );
-  }
+  const faults = faultsLine(options, seedChosen, protocols);
+  if (faults) err(faults);
   err('press Ctrl-C to stop');
 
   if (!ctx.signal.aborted) {

@@ -1,25 +1,25 @@
-/** Counters a test reads to prove that nothing was lost or stored twice. */
+/**
+ * Counters a test reads to prove that nothing was lost or stored twice (`GET /_sandbox/stats`).
+ * The generic ones are fields here; a service or a protocol adds a section of its own under its
+ * name (`throttle`, `webhooks`, `hybrid`, `aihub`…), read when a snapshot is taken.
+ */
+import type { ThrottleStats } from './throttle.js';
+import type { WebhookStats } from './webhooks.js';
 
-export interface SandboxStats {
+export interface StatsSnapshot {
   /** Distinct content objects stored. */
   objects: number;
   bytesStored: number;
-  /** sha256 -> how many times an image with that content was accepted into a batch. */
+  /** sha256 -> how many times content with that hash was accepted (into a batch, a file name, a record). */
   receipts: Record<string, number>;
-  /** Route name -> count (e.g. 'bach.submit-with-files', 'bach.submit', 'bach.status', 'cdn'). */
+  /** Route name -> count (e.g. 'bach.submit-with-files', 'bach.status', 'cdn'). */
   requests: Record<string, number>;
   faultsInjected: Record<string, number>;
   batches: number;
-  /** `<uploadId>/<partNumber>` -> part PUTs whose body the sandbox took in (stored, or broken off). */
-  partsReceived: Record<string, number>;
-  /** Part PUTs refused before their body was read (expired URL, wrong length, injected 5xx/429). */
-  partsRefused: number;
-  /** Body bytes that arrived on part PUTs (stored or not). */
-  partBytesReceived: number;
-  /** Presigned PUTs refused because they carried an Authorization header. */
-  presignedWithAuth: number;
   /** Bytes read from all client connections (headers and bodies, finished or cut off). */
   bytesReceived: number;
+  throttle: ThrottleStats;
+  webhooks: WebhookStats;
 }
 
 export class Stats {
@@ -28,14 +28,11 @@ export class Stats {
   readonly receipts = new Map<string, number>();
   readonly requests = new Map<string, number>();
   readonly faults = new Map<string, number>();
-  readonly parts = new Map<string, number>();
-  partBytes = 0;
-  partsRefusedCount = 0;
-  presignedWithAuth = 0;
   /** Set by the server: bytes read from client connections so far. */
   wireBytes: () => number = () => 0;
   /** Each protocol reports its batch count; summed in the snapshot. */
   private readonly batchCounters: Array<() => number> = [];
+  private readonly sections = new Map<string, () => unknown>();
 
   addObject(bytes: number): void {
     this.objects += 1;
@@ -54,36 +51,32 @@ export class Stats {
     bump(this.faults, kind);
   }
 
-  /** One part PUT for `uploadId` part `partNumber` arrived; `bytes` of body were read. */
-  partReceived(uploadId: string, partNumber: number, bytes: number): void {
-    bump(this.parts, `${uploadId}/${partNumber}`);
-    this.partBytes += bytes;
-  }
-
-  partRefused(): void {
-    this.partsRefusedCount += 1;
-  }
-
   registerBatchCounter(count: () => number): void {
     this.batchCounters.push(count);
   }
 
-  snapshot(): SandboxStats {
-    return {
+  /** Adds `snapshot()` under `name` in every snapshot; a name is taken once. */
+  addSection(name: string, snapshot: () => unknown): void {
+    if (this.sections.has(name) || GENERIC_KEYS.has(name)) throw new Error(`stats section '${name}' is taken`);
+    this.sections.set(name, snapshot);
+  }
+
+  snapshot(): StatsSnapshot & Record<string, unknown> {
+    const base = {
       objects: this.objects,
       bytesStored: this.bytesStored,
       receipts: Object.fromEntries(this.receipts),
       requests: Object.fromEntries(this.requests),
       faultsInjected: Object.fromEntries(this.faults),
       batches: this.batchCounters.reduce((n, f) => n + f(), 0),
-      partsReceived: Object.fromEntries(this.parts),
-      partsRefused: this.partsRefusedCount,
-      partBytesReceived: this.partBytes,
-      presignedWithAuth: this.presignedWithAuth,
       bytesReceived: this.wireBytes(),
     };
+    const sections = Object.fromEntries([...this.sections].map(([name, read]) => [name, read()]));
+    return { ...base, ...sections } as StatsSnapshot & Record<string, unknown>;
   }
 }
+
+const GENERIC_KEYS = new Set(['objects', 'bytesStored', 'receipts', 'requests', 'faultsInjected', 'batches', 'bytesReceived']);
 
 function bump(m: Map<string, number>, key: string): void {
   m.set(key, (m.get(key) ?? 0) + 1);

@@ -1,7 +1,13 @@
 /**
- * Deterministic fault injection: each request to a fault-enabled route (the vendors' `/api/...`
- * paths, never `/cdn` or `/_sandbox`) draws from a seeded PRNG, so a run with the same seed and
- * the same request order injects the same faults and a failing test can be replayed.
+ * Deterministic fault injection: each request to a fault-enabled route (the vendors' API paths,
+ * never `/cdn` or `/_sandbox`) draws from a seeded PRNG, so a run with the same seed and the same
+ * request order injects the same faults and a failing test can be replayed.
+ *
+ * A protocol with requests of its own kind (hybrid's presigned part PUTs) takes a separate
+ * sequence from {@link FaultInjector.derive}: same seed + an offset, its own rate and kinds, so
+ * the two can be tuned apart and each still replays.
+ *
+ * This file imports nothing: the CLI reads its constants without loading the sandbox.
  */
 
 export type FaultKind = '500' | '503' | '429' | 'reset' | 'slow' | 'lost' | 'cut';
@@ -15,18 +21,14 @@ export interface FaultOptions {
   retryAfterSec: number;
   /** Delay added by 'slow'. */
   slowMs: number;
-  /**
-   * Probability 0..1 that a presigned part PUT (hybrid chunks) gets a fault. These draw from their
-   * own seeded sequence (seed + 1), so API faults and part faults can be tuned apart.
-   */
-  partRate: number;
-  /** Kinds for part PUTs; 'cut' breaks the body off halfway (the chunk is recorded as failed). */
-  partKinds: FaultKind[];
 }
 
-/** Default kinds of API faults. */
+/** The kinds of API faults (the default set). */
 export const FAULT_KINDS: readonly FaultKind[] = ['500', '503', '429', 'reset', 'slow', 'lost'];
-/** Every kind: 'cut' (read half the body, then drop the connection) is meant for part PUTs; on API routes it acts like 'reset'. */
+/**
+ * Every kind. 'cut' (read half the body, then drop the connection) is meant for uploads of parts;
+ * on API routes it acts like 'reset'.
+ */
 export const ALL_FAULT_KINDS: readonly FaultKind[] = [...FAULT_KINDS, 'cut'];
 
 export const DEFAULT_FAULTS: FaultOptions = {
@@ -35,8 +37,6 @@ export const DEFAULT_FAULTS: FaultOptions = {
   seed: 1,
   retryAfterSec: 1,
   slowMs: 1000,
-  partRate: 0,
-  partKinds: ['cut'],
 };
 
 /** mulberry32: tiny, fast, good enough for test schedules. Returns floats in [0, 1). */
@@ -51,19 +51,22 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/** Throws RangeError unless `rate` is a probability and `kinds` a non-empty list of known kinds. */
+export function checkFaultRateAndKinds(rate: unknown, kinds: unknown, what = 'fault'): void {
+  if (!(typeof rate === 'number' && rate >= 0 && rate <= 1)) throw new RangeError(`${what} rate must be within 0..1, got ${String(rate)}`);
+  if (!Array.isArray(kinds) || kinds.length === 0) throw new RangeError(`${what} kinds must not be empty`);
+  for (const k of kinds) {
+    if (!ALL_FAULT_KINDS.includes(k as FaultKind)) throw new RangeError(`unknown fault kind '${String(k)}' (known: ${ALL_FAULT_KINDS.join(', ')})`);
+  }
+}
+
 export function resolveFaultOptions(partial?: Partial<FaultOptions>): FaultOptions {
   const o: FaultOptions = { ...DEFAULT_FAULTS, ...stripUndefined(partial ?? {}) };
-  if (!(o.rate >= 0 && o.rate <= 1)) throw new RangeError(`fault rate must be within 0..1, got ${o.rate}`);
-  if (!Array.isArray(o.kinds) || o.kinds.length === 0) throw new RangeError('fault kinds must not be empty');
-  for (const k of [...o.kinds, ...(o.partKinds ?? [])]) {
-    if (!ALL_FAULT_KINDS.includes(k)) throw new RangeError(`unknown fault kind '${k}' (known: ${ALL_FAULT_KINDS.join(', ')})`);
-  }
-  if (!(o.partRate >= 0 && o.partRate <= 1)) throw new RangeError(`part fault rate must be within 0..1, got ${o.partRate}`);
-  if (!Array.isArray(o.partKinds) || o.partKinds.length === 0) throw new RangeError('part fault kinds must not be empty');
+  checkFaultRateAndKinds(o.rate, o.kinds);
   if (!Number.isFinite(o.seed)) throw new RangeError('fault seed must be a number');
   if (!(o.retryAfterSec >= 0)) throw new RangeError('retryAfterSec must be >= 0');
   if (!(o.slowMs >= 0)) throw new RangeError('slowMs must be >= 0');
-  return { ...o, kinds: [...o.kinds], partKinds: [...o.partKinds] };
+  return { ...o, kinds: [...o.kinds] };
 }
 
 /** `o` without its undefined fields, so spreading it over defaults keeps the defaults. */
@@ -80,10 +83,9 @@ export class FaultInjector {
     this.rand = mulberry32(this.options.seed);
   }
 
-  /** The injector for presigned part PUTs: `partRate`/`partKinds`, its own sequence (seed + 1). */
-  forParts(): FaultInjector {
-    const o = this.options;
-    return new FaultInjector({ ...o, rate: o.partRate, kinds: o.partKinds, seed: (o.seed + 1) >>> 0 });
+  /** A separate sequence (seed + `offset`) with its own rate and kinds; Retry-After and slowMs are shared. */
+  derive(rate: number, kinds: readonly FaultKind[], offset: number): FaultInjector {
+    return new FaultInjector({ ...this.options, rate, kinds: [...kinds], seed: (this.options.seed + offset) >>> 0 });
   }
 
   get enabled(): boolean {
