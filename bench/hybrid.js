@@ -48,7 +48,11 @@ async function upload(box, inputs, manifest) {
   });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const m = /RSS_KB=(\d+)/.exec(stderr);
-  const summary = stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.type === 'summary');
+  const summary = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .find((e) => e.type === 'summary');
   return { seconds, runSeconds: summary.summary.durationMs / 1000, rssMb: m ? Number(m[1]) / 1024 : undefined };
 }
 
@@ -75,7 +79,8 @@ try {
   const curls = [];
   const rss1 = [];
   for (let run = 0; run < RUNS; run++) {
-    const theirs = async () => curls.push(await withServe((box) => timed('curl', ['-sS', '-f', '-o', '/dev/null', '-T', one, `${box.url}/_sandbox/hybrid/raw/one-gib.mp4`])));
+    const theirs = async () =>
+      curls.push(await withServe((box) => timed('curl', ['-sS', '-f', '-o', '/dev/null', '-T', one, `${box.url}/_sandbox/hybrid/raw/one-gib.mp4`])));
     const mine = async () => {
       const r = await withServe((box) => upload(box, [one], join(dir, `m-one-${run}.json`)));
       ours.push(r.seconds);
@@ -96,7 +101,9 @@ try {
   // 2. peak RSS, 1 GiB vs 4 GiB
   const r4 = await withServe((box) => upload(box, [four], join(dir, 'm-four.json')));
   if (r4.rssMb !== undefined && rss1.length) {
-    console.log(`  peak RSS                  1 GiB: ${Math.max(...rss1).toFixed(0)} MB, 4 GiB: ${r4.rssMb.toFixed(0)} MB (goal ≤ 150 MB, flat); 4 GiB took ${r4.seconds.toFixed(1)} s`);
+    console.log(
+      `  peak RSS                  1 GiB: ${Math.max(...rss1).toFixed(0)} MB, 4 GiB: ${r4.rssMb.toFixed(0)} MB (goal ≤ 150 MB, flat); 4 GiB took ${r4.seconds.toFixed(1)} s`,
+    );
   } else {
     console.log(`  peak RSS                  (needs ${TIME})`);
   }

@@ -22,7 +22,15 @@ export async function startServe(args = []) {
     createInterface({ input: proc.stdout }).once('line', (l) => res(l.trim()));
     proc.once('exit', (c) => rej(new Error(`serve exited ${c}`)));
   });
-  return { url, data, stop: () => new Promise((r) => { proc.once('exit', r); proc.kill('SIGTERM'); }) };
+  return {
+    url,
+    data,
+    stop: () =>
+      new Promise((r) => {
+        proc.once('exit', r);
+        proc.kill('SIGTERM');
+      }),
+  };
 }
 
 export async function timed(cmd, args, opts = {}) {

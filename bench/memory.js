@@ -21,7 +21,21 @@ for (const mode of ['sync', 'async']) {
   // /usr/bin/time prints "<peak RSS KB> <seconds>" as the last line of stderr.
   const run = spawnSync(
     '/usr/bin/time',
-    ['-f', '%M %e', process.execPath, BIN, 'upload', join(dir, 'set'), '--mode', mode, '--endpoint', `${box.url}/api/vdr`, '--manifest', join(dir, `${mode}.json`), '--quiet'],
+    [
+      '-f',
+      '%M %e',
+      process.execPath,
+      BIN,
+      'upload',
+      join(dir, 'set'),
+      '--mode',
+      mode,
+      '--endpoint',
+      `${box.url}/api/vdr`,
+      '--manifest',
+      join(dir, `${mode}.json`),
+      '--quiet',
+    ],
     { env: { ...process.env, BATCHUP_TOKEN: TOKEN }, encoding: 'utf8' },
   );
   await box.stop();

@@ -23,9 +23,13 @@ for (let run = 0; run < RUNS; run++) {
   for (const [name, flags] of Object.entries(CONFIGS)) {
     box = await startServe(['--token', TOKEN]);
     ours[name].push(
-      await timed(process.execPath, [BIN, 'upload', join(dir, 'imgs'), '--endpoint', `${box.url}/api/vdr`, '--manifest', join(dir, `m${run}.json`), '--quiet', ...flags], {
-        env: { ...process.env, BATCHUP_TOKEN: TOKEN },
-      }),
+      await timed(
+        process.execPath,
+        [BIN, 'upload', join(dir, 'imgs'), '--endpoint', `${box.url}/api/vdr`, '--manifest', join(dir, `m${run}.json`), '--quiet', ...flags],
+        {
+          env: { ...process.env, BATCHUP_TOKEN: TOKEN },
+        },
+      ),
     );
     await box.stop();
   }
@@ -40,5 +44,7 @@ console.log(`small images: ${COUNT} files, median of ${RUNS} runs, each against 
 console.log(`  seed-000 Node sample                       ${b.toFixed(2)} s   (${fmt(theirs)})`);
 for (const [name, flags] of Object.entries(CONFIGS)) {
   const a = median(ours[name]);
-  console.log(`  batchup upload ${(flags.join(' ') || '(defaults)').padEnd(27)} ${a.toFixed(2)} s   (${fmt(ours[name])})  → ${(b / a).toFixed(1)}× faster (goal ≥ 5×)`);
+  console.log(
+    `  batchup upload ${(flags.join(' ') || '(defaults)').padEnd(27)} ${a.toFixed(2)} s   (${fmt(ours[name])})  → ${(b / a).toFixed(1)}× faster (goal ≥ 5×)`,
+  );
 }

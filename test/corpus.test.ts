@@ -25,7 +25,9 @@ interface Row {
 
 function readIndex(): Row[] {
   if (!existsSync(INDEX)) return [];
-  const [header, ...lines] = readFileSync(INDEX, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const [header, ...lines] = readFileSync(INDEX, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const cols = header!.split('\t');
   const at = (name: string) => cols.indexOf(name);
   return lines.map((l) => {
@@ -77,7 +79,11 @@ describe('corpus', () => {
   });
 
   it('has an entry for every exception', () => {
-    for (const p of Object.keys(EXCEPTIONS)) expect(rows.some((r) => r.path === p), p).toBe(true);
+    for (const p of Object.keys(EXCEPTIONS))
+      expect(
+        rows.some((r) => r.path === p),
+        p,
+      ).toBe(true);
   });
 
   describe.each(rows)('$verdict $path', (row) => {

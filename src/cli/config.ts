@@ -34,16 +34,7 @@ import { BatchupError, configError, usageError } from '../core/errors.js';
 import { DEFAULTS, type AuthOptions, type ModeChoice } from '../core/options.js';
 import { parseIntInRange } from '../core/parse.js';
 
-export const CONFIG_KEYS = [
-  'endpoint',
-  'provider',
-  'token',
-  'access-key',
-  'secret-key',
-  'concurrency',
-  'mode',
-  'manifest',
-] as const;
+export const CONFIG_KEYS = ['endpoint', 'provider', 'token', 'access-key', 'secret-key', 'concurrency', 'mode', 'manifest'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 /** Keys whose values are never printed. */

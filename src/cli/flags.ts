@@ -23,4 +23,3 @@ export function flagValues(specs: readonly FlagSpec[], f: Record<string, unknown
   }
   return out;
 }
-

@@ -28,7 +28,6 @@ function packageVersion(): string {
   }
 }
 
-
 export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<number> {
   const base: CliIO = {
     stdout: io.stdout ?? process.stdout,
@@ -42,7 +41,7 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
   const ctx: CliContext = {
     ...base,
     signal: controller.signal,
-    announce: (line) => base.stderr.write(redact(line) + '\n'),
+    announce: (line) => base.stderr.write(`${redact(line)}\n`),
     onForceExit: (fn) => forceExitHooks.push(fn),
     json: false,
     verbose: false,
@@ -117,7 +116,7 @@ export function reportError(err: unknown, ctx: Pick<CliContext, 'stdout' | 'stde
   const e = toBatchupError(err);
   const label = e.code === 'INTERNAL' ? 'internal error' : 'error';
   if (ctx.json) {
-    ctx.stdout.write(redact(JSON.stringify({ type: 'error', code: e.code, message: e.message, exitCode })) + '\n');
+    ctx.stdout.write(`${redact(JSON.stringify({ type: 'error', code: e.code, message: e.message, exitCode }))}\n`);
   }
   let text = `${label}: ${e.message}`;
   const hint = hintFor(e);
@@ -127,7 +126,7 @@ export function reportError(err: unknown, ctx: Pick<CliContext, 'stdout' | 'stde
     if (ctx.verbose && stack) text += `\n${stack}`;
     if (e.code === 'INTERNAL' && !ctx.verbose) text += '\n  (run with --verbose for the stack trace)';
   }
-  ctx.stderr.write(redact(text) + '\n');
+  ctx.stderr.write(`${redact(text)}\n`);
 }
 
 interface ProgramHooks {
@@ -167,7 +166,7 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
   // ------------------------------------------------------------------------------------ upload
   const upload = program.command('upload');
   upload
-    .description('upload files, folders, globs, URL lists or a previous manifest\'s sources')
+    .description("upload files, folders, globs, URL lists or a previous manifest's sources")
     .argument('[paths...]', 'files, folders or globs')
     .option('--urls <file>', "file of URLs, one per line, or an earlier batchup manifest (its uploaded URLs); '-' reads stdin")
     .option('--from-manifest <file>', 'take the sources of a previous manifest (repeatable)', collect)
@@ -221,9 +220,7 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
   addProviderCommands(program, hooks.providers ?? [], ctx, hooks);
 
   // ------------------------------------------------------------------------------------ config
-  const config = program
-    .command('config')
-    .description('read and write settings (file mode 0600; env BATCHUP_CONFIG_DIR moves it)');
+  const config = program.command('config').description('read and write settings (file mode 0600; env BATCHUP_CONFIG_DIR moves it)');
   const load = () => import('./commands/config.js');
   config
     .command('set')

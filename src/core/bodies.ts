@@ -53,18 +53,17 @@ async function* readFile(src: FileSource): AsyncGenerator<Buffer> {
 
 // ---------- multipart/form-data ----------
 
-export type FormPart =
-  | { name: string; value: string }
-  | { name: string; filename: string; contentType: string; file: FileSource };
+export type FormPart = { name: string; value: string } | { name: string; filename: string; contentType: string; file: FileSource };
 
 /** Quote a form parameter like browsers do: escape `"`, CR and LF; UTF-8 kept as is. */
 const quote = (s: string) => s.replace(/"/g, '%22').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 
 export function multipartBody(parts: FormPart[], boundary = `----batchup${randomBytes(12).toString('hex')}`): StreamingBody {
   const heads = parts.map((p) => {
-    const disp = 'file' in p
-      ? `form-data; name="${quote(p.name)}"; filename="${quote(p.filename)}"\r\nContent-Type: ${p.contentType}`
-      : `form-data; name="${quote(p.name)}"`;
+    const disp =
+      'file' in p
+        ? `form-data; name="${quote(p.name)}"; filename="${quote(p.filename)}"\r\nContent-Type: ${p.contentType}`
+        : `form-data; name="${quote(p.name)}"`;
     return Buffer.from(`--${boundary}\r\nContent-Disposition: ${disp}\r\n\r\n`, 'utf8');
   });
   const values = parts.map((p) => ('file' in p ? null : Buffer.from(p.value, 'utf8')));

@@ -61,7 +61,13 @@ export class Downloader {
     const url = e.url!;
     if (!/^https?:\/\//i.test(url)) return { entry: e, note: `${url} is not a download link (a bucket URI): not downloaded` };
     const prior = e.download as Downloaded | undefined;
-    if (prior?.path && (await stat(prior.path).then((s) => s.size === prior.size, () => false))) {
+    if (
+      prior?.path &&
+      (await stat(prior.path).then(
+        (s) => s.size === prior.size,
+        () => false,
+      ))
+    ) {
       this.taken.add(basename(prior.path).toLowerCase());
       return { entry: e };
     }
@@ -112,7 +118,13 @@ export class Downloader {
     for (let n = 1; ; n++) {
       const name = `${stem}${n === 1 ? '' : `-${n}`}.${ext}`;
       if (this.taken.has(name.toLowerCase())) continue;
-      if (await stat(join(this.o.dir, name)).then(() => true, () => false)) continue;
+      if (
+        await stat(join(this.o.dir, name)).then(
+          () => true,
+          () => false,
+        )
+      )
+        continue;
       this.taken.add(name.toLowerCase());
       return name;
     }

@@ -26,11 +26,7 @@ export class BatchupError extends Error {
   /** Seconds the server asked us to wait (Retry-After), when it did. */
   readonly retryAfter?: number;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    opts: { retryable?: boolean; status?: number; retryAfter?: number; cause?: unknown } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; status?: number; retryAfter?: number; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'BatchupError';
     this.code = code;
@@ -50,9 +46,19 @@ export function toBatchupError(err: unknown): BatchupError {
   if (err instanceof BatchupError) return err;
   const e = err as NodeJS.ErrnoException | undefined;
   const netCodes = new Set([
-    'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED',
-    'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
-    'UND_ERR_CLOSED', 'UND_ERR_ABORTED',
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'ECONNABORTED',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CONNECT_TIMEOUT',
+    'UND_ERR_HEADERS_TIMEOUT',
+    'UND_ERR_BODY_TIMEOUT',
+    'UND_ERR_CLOSED',
+    'UND_ERR_ABORTED',
   ]);
   const cause = e?.cause as NodeJS.ErrnoException | undefined;
   const code = e?.code ?? cause?.code;

@@ -47,5 +47,4 @@ export type BatchupEvent =
   | { type: 'manifest'; path: string }
   | { type: 'summary'; summary: RunSummary };
 
-
 export type Emit = (event: BatchupEvent) => void;

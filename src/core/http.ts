@@ -144,7 +144,9 @@ export class Http {
     return { status: res.statusCode, headers: res.headers, url, body: res.body };
   }
 
-  private async dispatch(req: SendRequest): Promise<{ res: Dispatcher.ResponseData; url: string; done: (o?: { status: number; headers: SendResponse['headers'] }) => void }> {
+  private async dispatch(
+    req: SendRequest,
+  ): Promise<{ res: Dispatcher.ResponseData; url: string; done: (o?: { status: number; headers: SendResponse['headers'] }) => void }> {
     let url = req.url;
     let method = req.method;
     let body = req.body;

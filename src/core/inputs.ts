@@ -58,17 +58,35 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   const refuse = (list: readonly Screened[], items: Item[]) => {
     for (const { item, rule, detail } of list) {
       items.splice(items.indexOf(item), 1);
-      rejected({ source: item.source, rule, message: `${item.kind === 'file' ? basename(item.source) : item.source}: ${detail} (${rule})`, size: item.size, mtimeMs: item.mtimeMs }, item.order);
+      rejected(
+        {
+          source: item.source,
+          rule,
+          message: `${item.kind === 'file' ? basename(item.source) : item.source}: ${detail} (${rule})`,
+          size: item.size,
+          mtimeMs: item.mtimeMs,
+        },
+        item.order,
+      );
     }
   };
-  scanRejections.forEach((r, i) => rejected(r, -scanRejections.length + i));
+  for (const [i, r] of scanRejections.entries()) rejected(r, -scanRejections.length + i);
 
   // What the provider does not take at all is refused before anything is read.
   const takes = new Set(provider.capabilities.inputs);
   const accepted = candidates.filter((c) => {
     if (takes.has(c.kind)) return true;
     const only = [...takes].map((k) => KIND_WORDS[k]).join(' and ');
-    rejected({ source: c.source, rule: 'unsupported-type', message: `${c.source}: ${provider.name} takes ${only} only, not ${KIND_WORDS[c.kind]} (unsupported-type)`, size: c.size, mtimeMs: c.mtimeMs }, c.order);
+    rejected(
+      {
+        source: c.source,
+        rule: 'unsupported-type',
+        message: `${c.source}: ${provider.name} takes ${only} only, not ${KIND_WORDS[c.kind]} (unsupported-type)`,
+        size: c.size,
+        mtimeMs: c.mtimeMs,
+      },
+      c.order,
+    );
     return false;
   });
 
@@ -93,7 +111,7 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   await mapPool(toValidate, VALIDATE_CONCURRENCY, async (c) => {
     if (provider.expand && g.check) {
       const out = await provider.expand(c, g.check);
-      out.rejections.forEach((r, i) => rejected(r, c.order + (i + 1) / (out.rejections.length + out.items.length + 1)));
+      for (const [i, r] of out.rejections.entries()) rejected(r, c.order + (i + 1) / (out.rejections.length + out.items.length + 1));
       for (const it of out.items) {
         const asInput: Candidate = { source: it.source, kind: 'url', order: it.order };
         if (!(await skipIfDone(asInput))) items.push({ ...it, generation: state.generations.get(it.source) ?? 0 });

@@ -151,7 +151,11 @@ export class Journal {
   private fd: number;
   private closed = false;
 
-  private constructor(readonly dir: string, state: JournalState, fd: number) {
+  private constructor(
+    readonly dir: string,
+    state: JournalState,
+    fd: number,
+  ) {
     this.state = state;
     this.fd = fd;
   }
@@ -186,7 +190,7 @@ export class Journal {
   /** Append a record; `commit` forces it to disk before returning (a commit point). */
   append(r: JournalRecord, commit = false): void {
     if (this.closed) return;
-    writeSync(this.fd, JSON.stringify(r) + '\n');
+    writeSync(this.fd, `${JSON.stringify(r)}\n`);
     if (commit) fsyncSync(this.fd);
     fold(this.state, r);
   }
@@ -226,7 +230,11 @@ function snapshotRecords(state: JournalState): JournalRecord[] {
 async function writeSnapshot(file: string, state: JournalState): Promise<void> {
   const tmp = `${file}.tmp`;
   const fh = await open(tmp, 'w');
-  await fh.writeFile(snapshotRecords(state).map((r) => JSON.stringify(r)).join('\n') + (state.files.size || state.entries.size || state.pending.size || state.kv.size ? '\n' : ''));
+  await fh.writeFile(
+    snapshotRecords(state)
+      .map((r) => JSON.stringify(r))
+      .join('\n') + (state.files.size || state.entries.size || state.pending.size || state.kv.size ? '\n' : ''),
+  );
   await fh.sync();
   await fh.close();
   await rename(tmp, file);

@@ -85,7 +85,7 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fh = await open(tmp, 'w', 0o644);
   try {
-    await fh.writeFile(JSON.stringify(value, null, 2) + '\n');
+    await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`);
     await fh.sync();
   } finally {
     await fh.close();
@@ -105,4 +105,3 @@ export async function readManifest(path: string): Promise<Manifest> {
   }
   return data;
 }
-

@@ -47,9 +47,7 @@ export class MemoryBudget {
   acquire(bytes: number, signal?: AbortSignal): Promise<void> {
     if (!(bytes >= 0)) return Promise.reject(new RangeError(`cannot acquire ${bytes} bytes`));
     if (bytes > this.maxBytes) {
-      return Promise.reject(
-        usageError(`a part of ${formatSize(bytes)} does not fit in the memory budget of ${formatSize(this.maxBytes)}: raise --max-memory`),
-      );
+      return Promise.reject(usageError(`a part of ${formatSize(bytes)} does not fit in the memory budget of ${formatSize(this.maxBytes)}: raise --max-memory`));
     }
     if (signal?.aborted) return Promise.reject(interrupted());
     if (this.#waiters.length === 0 && this.#used + bytes <= this.maxBytes) {
@@ -96,11 +94,20 @@ export class MemoryBudget {
 }
 
 const UNITS: Record<string, number> = {
-  '': 1, b: 1,
-  k: 1024, kb: 1024, kib: 1024,
-  m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2,
-  g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3,
-  t: 1024 ** 4, tb: 1024 ** 4, tib: 1024 ** 4,
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+  tib: 1024 ** 4,
 };
 
 /**

@@ -6,13 +6,7 @@
 import { configError, usageError } from './errors.js';
 
 /** A whole number within [min, max]; `what` names it in the error. */
-export function parseIntInRange(
-  raw: string | number,
-  min: number,
-  max: number,
-  what: string,
-  kind: 'usage' | 'config' = 'usage',
-): number {
+export function parseIntInRange(raw: string | number, min: number, max: number, what: string, kind: 'usage' | 'config' = 'usage'): number {
   const s = String(raw).trim();
   const n = /^[+]?\d+$/.test(s) ? Number(s) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {

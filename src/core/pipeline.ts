@@ -181,10 +181,15 @@ export async function runUpload<O>(
         entries.set(it.order, list);
         for (const e of list) emit({ type: 'result', entry: e });
       },
-      onRetry: (batchId, what) => ({ attempt, delayMs, error }) =>
-        emit({ type: 'retry', batchId, attempt, delayMs, error: what ? `${what}: ${error.message}` : error.message, code: error.code, status: error.status }),
+      onRetry:
+        (batchId, what) =>
+        ({ attempt, delayMs, error }) =>
+          emit({ type: 'retry', batchId, attempt, delayMs, error: what ? `${what}: ${error.message}` : error.message, code: error.code, status: error.status }),
     };
-    const downloader = opts.downloadDir && plainHttp ? new Downloader({ http: plainHttp, dir: resolve(opts.cwd, opts.downloadDir), signal: ctl.signal, retry: ctx.retry }) : undefined;
+    const downloader =
+      opts.downloadDir && plainHttp
+        ? new Downloader({ http: plainHttp, dir: resolve(opts.cwd, opts.downloadDir), signal: ctl.signal, retry: ctx.retry })
+        : undefined;
     /** --download: save the outputs of one input's entries; what changed is journaled with them. */
     const download = async (order: number) => {
       const list = entries.get(order);
@@ -199,7 +204,8 @@ export async function runUpload<O>(
         const r = await downloader!.save(e);
         if (r.entry !== e) changed = true;
         if (r.error) downloadFailures++;
-        if (r.note || r.error || r.entry.download !== e.download) emit({ type: 'download', source: e.source, path: r.entry.download?.path, note: r.note, error: r.error });
+        if (r.note || r.error || r.entry.download !== e.download)
+          emit({ type: 'download', source: e.source, path: r.entry.download?.path, note: r.note, error: r.error });
         next.push(r.entry);
       }
       entries.set(order, next);
@@ -237,7 +243,9 @@ export async function runUpload<O>(
       if (ctl.signal.aborted) return void recordFailure(batch, notStarted(fatal));
       journal?.append({ t: 'batch', batchId: batch.batchId, mode: batch.mode, sources: batch.sources, at: now() }, true);
       try {
-        const result = (await providerRun.runBatch(batch)).filter((e) => !settled.has(inputOf(e.source))).map((e) => (e.code === 'INTERRUPTED' ? interruptedEntry(e, batch) : e));
+        const result = (await providerRun.runBatch(batch))
+          .filter((e) => !settled.has(inputOf(e.source)))
+          .map((e) => (e.code === 'INTERRUPTED' ? interruptedEntry(e, batch) : e));
         const byInput = groupBy(result, (e) => inputOf(e.source));
         for (const it of batch.items) {
           if (it.kind !== 'file' || settled.has(it.source)) continue;
@@ -254,7 +262,12 @@ export async function runUpload<O>(
         for (const e of result) emit({ type: 'result', entry: e });
         if (downloader) for (const it of batch.items) await download(it.order);
         const done = batch.items.flatMap((it) => entries.get(it.order) ?? []);
-        emit({ type: 'batch-done', batchId: batch.batchId, uploaded: done.filter((e) => e.status === 'uploaded').length, failed: done.filter((e) => e.status !== 'uploaded').length });
+        emit({
+          type: 'batch-done',
+          batchId: batch.batchId,
+          uploaded: done.filter((e) => e.status === 'uploaded').length,
+          failed: done.filter((e) => e.status !== 'uploaded').length,
+        });
       } catch (raw) {
         const err = toBatchupError(raw);
         const whole = fatal ? undefined : wholeRunFailure(err);
@@ -265,7 +278,9 @@ export async function runUpload<O>(
         }
         let shown = ctl.signal.aborted && err.code === 'INTERRUPTED' ? notStarted(fatal) : err;
         if (shown.code === 'INTERRUPTED') {
-          const what = submitted.has(batch.batchId) ? 'interrupted while the server was processing it (it was sent whole)' : 'interrupted before it was sent whole';
+          const what = submitted.has(batch.batchId)
+            ? 'interrupted while the server was processing it (it was sent whole)'
+            : 'interrupted before it was sent whole';
           shown = new BatchupError('INTERRUPTED', what, { retryable: false });
         }
         emit({ type: 'batch-failed', batchId: batch.batchId, error: shown.message, code: shown.code, files: batch.files });
@@ -302,7 +317,11 @@ export async function runUpload<O>(
         return new BatchupError('NETWORK', `cannot reach the API at ${opts.endpoint}: ${err.message.replace(/^network error: /, '')}`, { cause: err });
       }
       if (err.status === 404 && heard !== 'succeeded') {
-        return new BatchupError('HTTP', `the API at ${opts.endpoint} does not know this path (HTTP 404): is the endpoint right? (${err.message})`, { status: 404, retryable: false, cause: err });
+        return new BatchupError('HTTP', `the API at ${opts.endpoint} does not know this path (HTTP 404): is the endpoint right? (${err.message})`, {
+          status: 404,
+          retryable: false,
+          cause: err,
+        });
       }
       return undefined;
     }
@@ -320,7 +339,7 @@ export async function runUpload<O>(
                 return failedEntry({ ...base, source, name: undefined, mtimeMs: undefined, size: z.size, format: z.format }, err, finishedAt);
               })
             : [failedEntry(base, err, finishedAt)];
-        if (err.code === 'INTERRUPTED') list.forEach((e, i) => (list[i] = interruptedEntry(e, batch)));
+        if (err.code === 'INTERRUPTED') for (const [i, e] of list.entries()) list[i] = interruptedEntry(e, batch);
         entries.set(it.order, list);
         out.push(...list);
         for (const e of list) emit({ type: 'result', entry: e });
@@ -330,8 +349,7 @@ export async function runUpload<O>(
   }
 }
 
-const notStarted = (fatal?: BatchupError) =>
-  fatal ?? new BatchupError('INTERRUPTED', 'interrupted before the upload finished', { retryable: false });
+const notStarted = (fatal?: BatchupError) => fatal ?? new BatchupError('INTERRUPTED', 'interrupted before the upload finished', { retryable: false });
 
 function groupBy<T>(list: T[], key: (t: T) => string): Map<string, T[]> {
   const m = new Map<string, T[]>();

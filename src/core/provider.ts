@@ -219,5 +219,5 @@ export interface ProviderModule<O = unknown> {
 }
 
 /** Any provider module, whatever its options type. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds modules of every options type
 export type AnyProvider = ProviderModule<any>;

@@ -18,13 +18,11 @@ export interface ScanResult {
   rejections: Rejection[];
 }
 
-
 export async function scan(input: ScanInput): Promise<ScanResult> {
   const files = new Map<string, { size: number; mtimeMs: number }>();
   const urls = new Set<string>();
   const rejections: Rejection[] = [];
-  const missing = (source: string, why: string) =>
-    rejections.push({ source, rule: 'unreadable', message: `${source}: ${why} (unreadable)` });
+  const missing = (source: string, why: string) => rejections.push({ source, rule: 'unreadable', message: `${source}: ${why} (unreadable)` });
 
   const globOpts = {
     cwd: input.cwd,
@@ -55,7 +53,7 @@ export async function scan(input: ScanInput): Promise<ScanResult> {
     if (st?.isFile()) {
       files.set(abs, { size: st.size, mtimeMs: st.mtimeMs });
     } else if (st?.isDirectory()) {
-      const patterns = (input.include?.length ? input.include : ['**/*']);
+      const patterns = input.include?.length ? input.include : ['**/*'];
       addEntries(await globby(patterns, { ...globOpts, cwd: abs }));
     } else if (isDynamicPattern(raw)) {
       const found = await globby(raw, globOpts);
@@ -117,7 +115,9 @@ export function urlsOf(text: string): string[] {
       m = undefined;
     }
     if (m && Array.isArray(m.entries)) {
-      return m.entries.filter((e) => (e.status === 'uploaded' || e.status === 'skipped') && typeof e.url === 'string' && /^https?:\/\//i.test(e.url)).map((e) => e.url as string);
+      return m.entries
+        .filter((e) => (e.status === 'uploaded' || e.status === 'skipped') && typeof e.url === 'string' && /^https?:\/\//i.test(e.url))
+        .map((e) => e.url as string);
     }
   }
   const out: string[] = [];

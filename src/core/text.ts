@@ -47,9 +47,6 @@ export function table(head: string[], rows: string[][], right: boolean[] = []): 
   if (!rows.length) return [];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) =>
-    r
-      .map((cell, i) => (i === r.length - 1 && !right[i] ? cell : right[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
-      .join('  ');
+    r.map((cell, i) => (i === r.length - 1 && !right[i] ? cell : right[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ');
   return [fmt(head), ...rows.map(fmt)];
 }
-

@@ -17,7 +17,10 @@ export function noise(seed: number | string, n: number): Buffer {
 
 /** A small, well-formed PDF (one stream object), padded with a binary stream up to `minBytes`. */
 export function makePdf(seed: number | string, opts: { minBytes?: number } = {}): Buffer {
-  const head = Buffer.from(`%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [] /Count 0 /Seed (${seed}) >>\nendobj\n`, 'latin1');
+  const head = Buffer.from(
+    `%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [] /Count 0 /Seed (${seed}) >>\nendobj\n`,
+    'latin1',
+  );
   const tail = Buffer.from('trailer\n<< /Root 1 0 R >>\n%%EOF\n', 'latin1');
   const base = head.length + tail.length;
   const pad = Math.max(0, (opts.minBytes ?? 0) - base - 64);
@@ -41,7 +44,11 @@ export function makeDocx(seed: number | string, opts: { mediaBytes?: number } = 
   const doc = `<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>batchup ${seed}</w:t></w:r></w:p></w:body></w:document>`;
   const entries: { name: string; data: Buffer; deflate?: boolean }[] = [
     { name: '[Content_Types].xml', data: Buffer.from(CONTENT_TYPES), deflate: true },
-    { name: '_rels/.rels', data: Buffer.from('<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"/>'), deflate: true },
+    {
+      name: '_rels/.rels',
+      data: Buffer.from('<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"/>'),
+      deflate: true,
+    },
     { name: 'word/document.xml', data: Buffer.from(doc), deflate: true },
   ];
   if (opts.mediaBytes) entries.unshift({ name: 'word/media/image1.bin', data: noise(`media-${seed}`, opts.mediaBytes), deflate: false });

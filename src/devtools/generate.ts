@@ -127,7 +127,7 @@ export function makeZip(entries: ZipEntry[], opts: { overlap?: boolean } = {}): 
   }
   if (opts.overlap && entries.length > 0) {
     const copy = Buffer.from(centrals[0]!);
-    const name = Buffer.from('again-' + centrals[1]!.toString('utf8'));
+    const name = Buffer.from(`again-${centrals[1]!.toString('utf8')}`);
     copy.writeUInt16LE(name.length, 28);
     centrals.push(copy, name);
   }

@@ -24,15 +24,5 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   return { ...sb, stats: () => sb.stats() as SandboxStats, bachEndpoint: sb.endpoints.bach ?? `${sb.url}/api/vdr` };
 }
 
-export type { ServedProtocol } from './server.js';
-export { DEFAULT_PROTOCOLS, type DefaultProtocolOptions, type SandboxStats } from './protocols/index.js';
-export type { Protocol, ProtocolDefinition, Route, SandboxCore } from './kit/protocol.js';
-export type { RequestContext } from './kit/context.js';
-export type { StatsSnapshot } from './kit/stats.js';
-export { isLoopback } from './kit/net.js';
-export { FAULT_KINDS, DEFAULT_FAULTS, mulberry32 } from './kit/faults.js';
-export type { FaultKind, FaultOptions } from './kit/faults.js';
-export { BACH_BASE } from './protocols/bach/index.js';
-export type { BachBatch, BachItem } from './protocols/bach/index.js';
-export type { HybridOptions, HybridStats } from './protocols/hybrid/index.js';
-export type { AihubOptions, AihubStats } from './protocols/aihub/index.js';
+export type { SandboxStats } from './protocols/index.js';
+export type { FaultKind } from './kit/faults.js';

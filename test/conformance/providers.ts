@@ -47,7 +47,11 @@ export const CASES: ProviderCase[] = [
     endpoint: (sb) => `${sb.url}/api/vdr`,
     storesAt: ['bach.submit-with-files', 'bach.submit'],
     args: () => [],
-    inputs: (dir, n, seed) => writeAll(dir, Array.from({ length: n }, (_, i) => [`img-${i}.png`, makePng(seed + i)] as [string, Buffer])),
+    inputs: (dir, n, seed) =>
+      writeAll(
+        dir,
+        Array.from({ length: n }, (_, i) => [`img-${i}.png`, makePng(seed + i)] as [string, Buffer]),
+      ),
     invalid: async (dir) => ({ path: (await writeAll(dir, [['not-an-image.png', text]]))[0]!, rule: 'disguised' }),
   },
   {
@@ -74,7 +78,10 @@ export const CASES: ProviderCase[] = [
     storesAt: ['aihub.files.put', 'aihub.multipart.session'],
     args: (run) => ['--batch-name', `conformance ${run}`, '--ib-context', 'org-conformance'],
     inputs: (dir, n, seed) =>
-      writeAll(dir, Array.from({ length: n }, (_, i) => (i % 2 ? [`doc-${i}.pdf`, makePdf(seed + i)] : [`page-${i}.png`, makePng(seed + i)]) as [string, Buffer])),
+      writeAll(
+        dir,
+        Array.from({ length: n }, (_, i) => (i % 2 ? [`doc-${i}.pdf`, makePdf(seed + i)] : [`page-${i}.png`, makePng(seed + i)]) as [string, Buffer]),
+      ),
     invalid: async (dir) => ({ path: (await writeAll(dir, [['not-a-document.pdf', text]]))[0]!, rule: 'disguised' }),
     async check(sb, uploaded, run) {
       const ids = new Set(uploaded.map((e) => e.batchId));

@@ -25,7 +25,12 @@ const env = (extra: Record<string, string> = {}) =>
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const inspect = async (id: string) => (await (await fetch(`${sandbox.url}/_sandbox/batches/aihub-${id}`)).json()) as any;
 const aihubCounters = async () => (await (await fetch(`${sandbox.url}/_sandbox/aihub`)).json()) as any;
-const lines = (s: string) => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const lines = (s: string) =>
+  s
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 
 async function put(name: string, data: Buffer) {
   await writeFileMkdir(join(dir, 'in', name), data);
@@ -66,7 +71,20 @@ describe('aihub: 40 files into one batch', () => {
     const before = await sandbox.stats();
     const m = join(dir, 'manifest.json');
     const r = await cli(
-      ['upload', join(dir, 'in'), '--batch-name', 'e2e forty', '--ib-context', 'org-e2e', '--manifest', m, '--run-app', 'Describe Files', '--results', join(dir, 'results.json')],
+      [
+        'upload',
+        join(dir, 'in'),
+        '--batch-name',
+        'e2e forty',
+        '--ib-context',
+        'org-e2e',
+        '--manifest',
+        m,
+        '--run-app',
+        'Describe Files',
+        '--results',
+        join(dir, 'results.json'),
+      ],
       { env: env() },
     );
     expect(r.exitCode, r.stderr).toBe(EXIT.OK);
@@ -106,7 +124,12 @@ describe('aihub: 40 files into one batch', () => {
     expect(delta('aihub.multipart.start')).toBe(5);
     expect(delta('aihub.files.put')).toBe(35);
     expect(delta('aihub.multipart.part')).toBe(big.reduce((n, s) => n + Math.ceil(s / (10 * MiB)), 0));
-    expect(b.files.filter((f: any) => f.via === 'multipart').map((f: any) => f.size).sort()).toEqual(big.sort());
+    expect(
+      b.files
+        .filter((f: any) => f.via === 'multipart')
+        .map((f: any) => f.size)
+        .sort(),
+    ).toEqual(big.sort());
     const counters = await aihubCounters();
     expect(counters.partsOutOfOrder).toBe(0);
     expect(counters.open_sessions).toBe(0);

@@ -69,7 +69,11 @@ describe('credentials never travel where they should not', () => {
   it('a redirect to another origin is followed without the token', async () => {
     const seenElsewhere: IncomingHttpHeaders[] = [];
     const seenApi: IncomingHttpHeaders[] = [];
-    const status = { code: 200, message: 'success', data: { batch_id: 'b', total_count: 1, processed_count: 1, success_count: 1, failed_count: 0, status: 'TASK_SUCCEEDED', results: [] as unknown[] } };
+    const status = {
+      code: 200,
+      message: 'success',
+      data: { batch_id: 'b', total_count: 1, processed_count: 1, success_count: 1, failed_count: 0, status: 'TASK_SUCCEEDED', results: [] as unknown[] },
+    };
     const elsewhere = await listen((req, res) => {
       seenElsewhere.push(req.headers);
       req.resume();
@@ -84,7 +88,9 @@ describe('credentials never travel where they should not', () => {
           const id = /name="batch_id"\r\n\r\n([^\r]+)/.exec(Buffer.concat(chunks).toString('latin1'))?.[1] ?? 'b';
           status.data.batch_id = id;
           status.data.results = [{ index: 0, image_name: 'a.png', image_url: 'https://cdn.example/a.png', status: 'TASK_SUCCEEDED' }];
-          return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 200, message: 'success', data: { batch_id: id, total_count: 1, status: 'TASK_PENDING' } }));
+          return res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ code: 200, message: 'success', data: { batch_id: id, total_count: 1, status: 'TASK_PENDING' } }));
         }
         // Every status call is sent to another origin.
         res.writeHead(307, { location: `${elsewhere}${req.url}` }).end();
@@ -94,7 +100,9 @@ describe('credentials never travel where they should not', () => {
     const { writeFile, mkdir } = await import('node:fs/promises');
     await mkdir(join(dir, 'in'));
     await writeFile(join(dir, 'in', 'a.png'), makePng(2));
-    const r = await cli(['upload', join(dir, 'in'), '--endpoint', `${api}/api/vdr`, '--manifest', join(dir, 'm.json')], { env: cleanEnv({ BATCHUP_TOKEN: TOKEN }) });
+    const r = await cli(['upload', join(dir, 'in'), '--endpoint', `${api}/api/vdr`, '--manifest', join(dir, 'm.json')], {
+      env: cleanEnv({ BATCHUP_TOKEN: TOKEN }),
+    });
     expect(r.exitCode, r.stderr).toBe(0);
     expect((await readJson(join(dir, 'm.json'))).entries[0]).toMatchObject({ status: 'uploaded', url: 'https://cdn.example/a.png' });
     expect(seenApi.length).toBeGreaterThanOrEqual(2);

@@ -10,7 +10,22 @@ let sandbox: ServeHandle;
 let dir: string;
 
 beforeAll(async () => {
-  sandbox = await serve(['--token', TOKEN, '--process-ms', '1', '--fault-rate', '0.2', '--faults', '500,503,429,reset,slow,lost', '--seed', '7', '--retry-after', '1', '--slow-ms', '300']);
+  sandbox = await serve([
+    '--token',
+    TOKEN,
+    '--process-ms',
+    '1',
+    '--fault-rate',
+    '0.2',
+    '--faults',
+    '500,503,429,reset,slow,lost',
+    '--seed',
+    '7',
+    '--retry-after',
+    '1',
+    '--slow-ms',
+    '300',
+  ]);
   dir = await tempDir();
   await writePngs(join(dir, 'async'), 1000, { seedBase: 90_000 });
   await writePngs(join(dir, 'sync'), 300, { seedBase: 91_000 });

@@ -91,7 +91,11 @@ describe('hybrid upload', () => {
     const small = m.entries.find((e: any) => e.source.endsWith('small.mp4'));
     const res = await fetch(small.url);
     expect(res.status).toBe(200);
-    expect(createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex')).toBe(small.sha256);
+    expect(
+      createHash('sha256')
+        .update(Buffer.from(await res.arrayBuffer()))
+        .digest('hex'),
+    ).toBe(small.sha256);
   });
 
   it('15% of chunk PUTs cut off and URLs expiring after 3 s: completes, each part received at most a few times', async () => {
@@ -142,7 +146,7 @@ describe('hybrid upload', () => {
     expect(m.entries[0].sha256).toBe(originals.get('big.mp4'));
     const stats = await sb.stats();
     const again = stats.hybrid.partBytesReceived - atKill;
-    console.log(`hybrid kill -9: ${(atKill / size * 100).toFixed(0)}% received before the kill, ${(again / size * 100).toFixed(0)}% sent again`);
+    console.log(`hybrid kill -9: ${((atKill / size) * 100).toFixed(0)}% received before the kill, ${((again / size) * 100).toFixed(0)}% sent again`);
     expect(again).toBeLessThan(size * 0.6);
     expect(stats.requests['hybrid.init']).toBe(1); // resumed, not started over
     expect(stats.requests['hybrid.verify']).toBe(1);
@@ -168,7 +172,7 @@ describe('hybrid upload', () => {
     for (const name of Object.keys(SIZES)) expect(stats.receipts[originals.get(name)!], name).toBe(1);
   });
 
-  it("kill -9 after the server completed a file but before its answer arrived: the rerun adopts it, no second record", async () => {
+  it('kill -9 after the server completed a file but before its answer arrived: the rerun adopts it, no second record', async () => {
     // Every API answer leaves the server 1.5 s after the request was handled: `complete` has
     // assembled the video when the client is killed, waiting for the answer.
     const sb = await start(['--fault-rate', '1', '--faults', 'slow', '--slow-ms', '1500', '--seed', '1']);

@@ -187,7 +187,7 @@ describe('crash safety', () => {
     })();
 
     let seed = 12345;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     for (let kill = 0; kill < 10; kill++) {
       const run = execa('node', args, { env: e, extendEnv: false, reject: false });
       await new Promise((r) => setTimeout(r, 300 + rnd() * 2500));

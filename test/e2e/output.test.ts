@@ -48,7 +48,10 @@ describe('terminal output', () => {
   it('--json prints only NDJSON events on stdout, ending with the summary', async () => {
     const r = await cli(['upload', join(dir, 'imgs'), '--manifest', join(dir, 'json.json'), '--json'], { env: env() });
     expect(r.exitCode).toBe(EXIT.OK);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const types = new Set(events.map((e) => e.type));
     for (const t of ['scan', 'plan', 'batch-start', 'file-progress', 'poll', 'result', 'manifest', 'summary']) expect(types.has(t), t).toBe(true);
     expect(events.at(-1).type).toBe('summary');

@@ -36,7 +36,9 @@ describe('secrets', () => {
     const outputs: string[] = [];
     for (const flags of [['--verbose'], ['--json'], ['--no-progress']]) {
       const m = join(dir, `t${flags[0]}.json`);
-      const r = await cli(['upload', join(dir, 'imgs'), '--manifest', m, ...flags], { env: cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: tokenBox.bach }) });
+      const r = await cli(['upload', join(dir, 'imgs'), '--manifest', m, ...flags], {
+        env: cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: tokenBox.bach }),
+      });
       expect(r.exitCode).toBe(EXIT.OK);
       outputs.push(r.stdout, r.stderr, await readFile(m, 'utf8'));
     }
@@ -46,11 +48,15 @@ describe('secrets', () => {
   it('a token file works; a wrong token is an auth failure whose message does not echo it', async () => {
     const tokenFile = join(dir, 'token');
     await import('node:fs/promises').then((fs) => fs.writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 }));
-    const ok = await cli(['upload', join(dir, 'imgs'), '--token-file', tokenFile, '--endpoint', tokenBox.bach, '--manifest', join(dir, 'tf.json')], { env: cleanEnv() });
+    const ok = await cli(['upload', join(dir, 'imgs'), '--token-file', tokenFile, '--endpoint', tokenBox.bach, '--manifest', join(dir, 'tf.json')], {
+      env: cleanEnv(),
+    });
     expect(ok.exitCode).toBe(EXIT.OK);
 
     const wrong = 'tok-WRONG-77aa';
-    const bad = await cli(['upload', join(dir, 'imgs'), '--endpoint', tokenBox.bach, '--manifest', join(dir, 'bad.json'), '--verbose'], { env: cleanEnv({ BATCHUP_TOKEN: wrong }) });
+    const bad = await cli(['upload', join(dir, 'imgs'), '--endpoint', tokenBox.bach, '--manifest', join(dir, 'bad.json'), '--verbose'], {
+      env: cleanEnv({ BATCHUP_TOKEN: wrong }),
+    });
     expect(bad.exitCode).toBe(EXIT.AUTH);
     expect(bad.stderr).toMatch(/401|auth/i);
     expect(bad.stderr + bad.stdout).not.toContain(wrong);

@@ -68,7 +68,10 @@ describe('650 generated images', () => {
     const before = (await sandbox.stats()).requests;
     const r = await cli(['upload', join(dir, 'imgs'), '--dry-run', '--json'], { env: env() });
     expect(r.exitCode).toBe(EXIT.OK);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const plan = events.find((e) => e.type === 'plan');
     expect(plan.batches).toHaveLength(3);
     expect(plan.batches.every((b: any) => b.mode === 'async' && b.files <= 300)).toBe(true);
@@ -179,10 +182,15 @@ describe('modes and inputs', () => {
   it('--batch-id and --name-template reach the server', async () => {
     const dir = await tempDir();
     await writePngs(join(dir, 'a'), 2, { seedBase: 7100 });
-    const r = await cli(['upload', join(dir, 'a'), '--batch-id', 'launch-2025', '--name-template', 'hero-{index}.{ext}', '--manifest', join(dir, 'm.json')], { env: env() });
+    const r = await cli(['upload', join(dir, 'a'), '--batch-id', 'launch-2025', '--name-template', 'hero-{index}.{ext}', '--manifest', join(dir, 'm.json')], {
+      env: env(),
+    });
     expect(r.exitCode).toBe(EXIT.OK);
     const m = await readJson(join(dir, 'm.json'));
-    expect(m.entries.map((e: any) => [e.batchId, e.name])).toEqual([['launch-2025', 'hero-0.png'], ['launch-2025', 'hero-1.png']]);
+    expect(m.entries.map((e: any) => [e.batchId, e.name])).toEqual([
+      ['launch-2025', 'hero-0.png'],
+      ['launch-2025', 'hero-1.png'],
+    ]);
   });
 
   it('a previous manifest is an input', async () => {

@@ -51,8 +51,10 @@ export function providerContext<O>(o: {
       settled.push({ item, entries });
       for (const k of drop ?? []) kv.delete(k);
     },
-    onRetry: (batchId, what) => ({ attempt, delayMs, error }) =>
-      emit({ type: 'retry', batchId, attempt, delayMs, error: what ? `${what}: ${error.message}` : error.message, code: error.code }),
+    onRetry:
+      (batchId, what) =>
+      ({ attempt, delayMs, error }) =>
+        emit({ type: 'retry', batchId, attempt, delayMs, error: what ? `${what}: ${error.message}` : error.message, code: error.code }),
     events,
     kv,
     settled,

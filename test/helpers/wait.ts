@@ -3,11 +3,7 @@
  * longer, never the test fail. The deadline is there so that a condition that never comes true
  * still ends the test with a message.
  */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  { timeoutMs = 60_000, everyMs = 20 } = {},
-): Promise<void> {
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, { timeoutMs = 60_000, everyMs = 20 } = {}): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -20,10 +16,14 @@ export async function waitFor(
 export async function settledValue(read: () => Promise<number>, what: string, quietMs = 300): Promise<number> {
   let last = await read();
   let since = Date.now();
-  await waitFor(async () => {
-    const now = await read();
-    if (now !== last) [last, since] = [now, Date.now()];
-    return Date.now() - since >= quietMs;
-  }, `${what} to settle`, { everyMs: 50 });
+  await waitFor(
+    async () => {
+      const now = await read();
+      if (now !== last) [last, since] = [now, Date.now()];
+      return Date.now() - since >= quietMs;
+    },
+    `${what} to settle`,
+    { everyMs: 50 },
+  );
   return last;
 }

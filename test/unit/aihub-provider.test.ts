@@ -17,7 +17,7 @@ import { aihubOptions, type AihubOptions } from '../../src/providers/aihub/optio
 import { batchKey } from '../../src/providers/aihub/run.js';
 import { sessionKey } from '../../src/providers/aihub/upload.js';
 import { providerContext, type TestContext } from '../helpers/provider-context.js';
-import { makePdf, noise } from '../../src/devtools/documents.js';
+import { makePdf } from '../../src/devtools/documents.js';
 import { makePng } from '../../src/devtools/generate.js';
 import { sha256 } from './sandbox-helpers.js';
 
@@ -78,7 +78,11 @@ describe('upload', () => {
     ];
     const before = await counters(sb);
     const entries = await run(items, ctxFor(sb, { po: { batchName: 'upload-1', ibContext: 'org-7' } }));
-    expect(entries.map((e) => [e.name, e.status])).toEqual([['small.png', 'uploaded'], ['doc one.pdf', 'uploaded'], ['big.pdf', 'uploaded']]);
+    expect(entries.map((e) => [e.name, e.status])).toEqual([
+      ['small.png', 'uploaded'],
+      ['doc one.pdf', 'uploaded'],
+      ['big.pdf', 'uploaded'],
+    ]);
     const id = entries[0]!.batchId!;
     expect(entries.every((e) => e.batchId === id && e.id === `${id}/${e.name}`)).toBe(true);
     expect(entries[1]!.url).toBe(`${sb.url}/api/v2/batches/${id}/files/doc%20one.pdf`);
@@ -194,7 +198,10 @@ describe('faults', () => {
       const items = [await file('f-big.pdf', makePdf('fault-big', { minBytes: 10 * MiB + 5 * MiB }))];
       for (let i = 0; i < 12; i++) items.push(await file(`f-${i}.png`, makePng(100 + i)));
       const entries = await run(items, ctxFor(box, { po: { batchName: 'faulty' } }));
-      expect(entries.every((e) => e.status === 'uploaded'), JSON.stringify(entries.filter((e) => e.status !== 'uploaded'))).toBe(true);
+      expect(
+        entries.every((e) => e.status === 'uploaded'),
+        JSON.stringify(entries.filter((e) => e.status !== 'uploaded')),
+      ).toBe(true);
       const all = await counters(box);
       expect(all.batches.filter((b: any) => b.name === 'faulty')).toHaveLength(1);
       const b = await inspect(box, entries[0]!.batchId!);
@@ -210,9 +217,18 @@ describe('faults', () => {
 
 describe('app run', () => {
   it('--run-app: the run on the batch, results paged into the entries, the results file and the manifest runs', async () => {
-    const items = [await file('r1.png', makePng(40)), await file('r2.pdf', makePdf('r2')), await file('r3.png', makePng(41)), await file('r4.png', makePng(42)), await file('r5.png', makePng(43))];
+    const items = [
+      await file('r1.png', makePng(40)),
+      await file('r2.pdf', makePdf('r2')),
+      await file('r3.png', makePng(41)),
+      await file('r4.png', makePng(42)),
+      await file('r5.png', makePng(43)),
+    ];
     const polls: BatchupEvent[] = [];
-    const ctx = ctxFor(sb, { po: { batchName: 'run', runApp: 'Describe Files', resultsFile: 'results.json' }, emit: (e) => e.type === 'poll' && polls.push(e) });
+    const ctx = ctxFor(sb, {
+      po: { batchName: 'run', runApp: 'Describe Files', resultsFile: 'results.json' },
+      emit: (e) => e.type === 'poll' && polls.push(e),
+    });
     const refused = new Set(aihub.screen!(items, ctx.options).map((r) => r.item));
     expect(refused.size).toBe(0);
     const [plan] = aihub.plan({ items, mode: 'auto', salt: '' });

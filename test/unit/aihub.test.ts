@@ -1,14 +1,6 @@
 /** aihub pure logic: the contract's rules, planning, settings, and document validation (PDF, DOCX). */
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  appRef,
-  expectedPartSize,
-  expectedParts,
-  jobIdOf,
-  nameProblem,
-  PATHS,
-  segment,
-} from '../../src/providers/aihub/contract.js';
+import { appRef, expectedPartSize, expectedParts, jobIdOf, nameProblem, PATHS, segment } from '../../src/providers/aihub/contract.js';
 import { aihub } from '../../src/providers/aihub/index.js';
 import { aihubOptions, screenItems } from '../../src/providers/aihub/options.js';
 import { planAihub } from '../../src/providers/aihub/plan.js';
@@ -64,7 +56,15 @@ describe('names and paths', () => {
 });
 
 describe('plan and settings', () => {
-  const item = (i: number, size: number): Item => ({ source: `/in/f${i}.pdf`, kind: 'file', path: `/in/f${i}.pdf`, order: i, name: `f${i}.pdf`, size, format: 'pdf' });
+  const item = (i: number, size: number): Item => ({
+    source: `/in/f${i}.pdf`,
+    kind: 'file',
+    path: `/in/f${i}.pdf`,
+    order: i,
+    name: `f${i}.pdf`,
+    size,
+    format: 'pdf',
+  });
 
   it('one batch; PUT up to 10 MiB, multipart above', () => {
     const plans = planAihub({ items: [item(0, 10 * 1024 * 1024), item(1, 10 * 1024 * 1024 + 1), item(2, 5)], mode: 'auto' });
@@ -106,7 +106,9 @@ describe('plan and settings', () => {
     const env = { BATCHUP_CONFIG_DIR: '/nonexistent-batchup-cfg', BATCHUP_TOKEN: 't' };
     const r1 = await connectionSettings([aihub], {}, { ...env, BATCHUP_PROVIDER: 'bach', BATCHUP_ENDPOINT: 'http://bach.example/api/vdr' });
     expect([r1.provider.name, r1.endpoint]).toEqual(['aihub', 'https://aihub.instabase.com/api']);
-    expect((await connectionSettings([aihub], {}, { ...env, BATCHUP_PROVIDER: 'aihub', BATCHUP_ENDPOINT: 'http://127.0.0.1:9/api' })).endpoint).toBe('http://127.0.0.1:9/api');
+    expect((await connectionSettings([aihub], {}, { ...env, BATCHUP_PROVIDER: 'aihub', BATCHUP_ENDPOINT: 'http://127.0.0.1:9/api' })).endpoint).toBe(
+      'http://127.0.0.1:9/api',
+    );
     const r3 = await connectionSettings([aihub], { endpoint: 'http://x.example/api' }, env);
     expect(r3.endpoint).toBe('http://x.example/api');
     expect(r3.credentials.origin).toBe('http://x.example');
@@ -115,8 +117,25 @@ describe('plan and settings', () => {
   });
 
   it('table aligns columns', () => {
-    expect(table(['ID', 'NAME'], [['1', 'a'], ['10', 'bb']])).toEqual(['ID  NAME', '1   a', '10  bb']);
-    expect(table(['SIZE', 'NAME'], [['5', 'a'], ['100', 'b']], [true])).toEqual(['SIZE  NAME', '   5  a', ' 100  b']);
+    expect(
+      table(
+        ['ID', 'NAME'],
+        [
+          ['1', 'a'],
+          ['10', 'bb'],
+        ],
+      ),
+    ).toEqual(['ID  NAME', '1   a', '10  bb']);
+    expect(
+      table(
+        ['SIZE', 'NAME'],
+        [
+          ['5', 'a'],
+          ['100', 'b'],
+        ],
+        [true],
+      ),
+    ).toEqual(['SIZE  NAME', '   5  a', ' 100  b']);
     expect(table(['X'], [])).toEqual([]);
   });
 });
@@ -146,14 +165,18 @@ describe('validation of documents (aihub policy)', () => {
 
   it('a plain ZIP named .docx is disguised; a truncated DOCX is corrupt; ZIPs are not aihub uploads', async () => {
     const zip = makeZip([{ name: 'a.txt', data: Buffer.from('hello') }]);
-    expect(messageOf(await validatePath(tmp.write('fake.docx', zip), aihubPolicy))).toBe('fake.docx: content is ZIP, not DOCX (no [Content_Types].xml) (disguised)');
+    expect(messageOf(await validatePath(tmp.write('fake.docx', zip), aihubPolicy))).toBe(
+      'fake.docx: content is ZIP, not DOCX (no [Content_Types].xml) (disguised)',
+    );
     expect(ruleOf(await validatePath(tmp.write('cut.docx', makeDocx(3).subarray(0, 200)), aihubPolicy))).toBe('corrupt');
     expect(ruleOf(await validatePath(tmp.write('a.zip', zip), aihubPolicy))).toBe('unsupported-type');
   });
 
   it('a PDF cut short is corrupt; PDF content behind .jpg is disguised', async () => {
     const pdf = makePdf(4, { minBytes: 4000 });
-    expect(messageOf(await validatePath(tmp.write('cut.pdf', pdf.subarray(0, 3000)), aihubPolicy))).toBe('cut.pdf: PDF is truncated (no %%EOF marker at the end) (corrupt)');
+    expect(messageOf(await validatePath(tmp.write('cut.pdf', pdf.subarray(0, 3000)), aihubPolicy))).toBe(
+      'cut.pdf: PDF is truncated (no %%EOF marker at the end) (corrupt)',
+    );
     expect(ruleOf(await validatePath(tmp.write('invoice.jpg', pdf), aihubPolicy))).toBe('disguised');
   });
 
@@ -174,7 +197,11 @@ describe('CLI wiring of batches / runs (main)', () => {
     const stdout = sink();
     const stderr = sink();
     const code = await main(['node', 'batchup', ...args], {
-      stdout, stderr, stdin: Readable.from([]), env: { BATCHUP_CONFIG_DIR: '/nonexistent-batchup-cfg', ...env }, cwd: '/tmp',
+      stdout,
+      stderr,
+      stdin: Readable.from([]),
+      env: { BATCHUP_CONFIG_DIR: '/nonexistent-batchup-cfg', ...env },
+      cwd: '/tmp',
     } as never);
     return { code, out: stdout.text(), err: stderr.text() };
   }

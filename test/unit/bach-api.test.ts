@@ -9,7 +9,7 @@ import { Http } from '../../src/core/http.js';
 import { BachApi } from '../../src/providers/bach/api.js';
 import { BachAuth, bachCredentials } from '../../src/providers/bach/auth.js';
 import { jsonArrayBody } from '../../src/core/bodies.js';
-import { BatchupError } from '../../src/core/errors.js';
+import type { BatchupError } from '../../src/core/errors.js';
 
 let server: Server;
 let base: string;
@@ -36,9 +36,19 @@ const body = () => jsonArrayBody({ batch_id: 'b1' }, 'images', [{ fields: { imag
 
 describe('bach client envelopes', () => {
   it('takes code 0 as success as well as code 200', async () => {
-    answers['POST /api/vdr/batch-upload/submit'] = { status: 200, body: { code: 0, message: 'ok', data: { batch_id: 'b1', total_count: 1, message: 'm', status: 'TASK_PENDING' } } };
+    answers['POST /api/vdr/batch-upload/submit'] = {
+      status: 200,
+      body: { code: 0, message: 'ok', data: { batch_id: 'b1', total_count: 1, message: 'm', status: 'TASK_PENDING' } },
+    };
     expect((await api().submit('async', body())).batch_id).toBe('b1');
-    answers['GET /api/vdr/batch-upload/status/b1'] = { status: 200, body: { code: 200, message: 'success', data: { batch_id: 'b1', total_count: 1, processed_count: 1, success_count: 1, failed_count: 0, status: 'TASK_SUCCEEDED', results: [] } } };
+    answers['GET /api/vdr/batch-upload/status/b1'] = {
+      status: 200,
+      body: {
+        code: 200,
+        message: 'success',
+        data: { batch_id: 'b1', total_count: 1, processed_count: 1, success_count: 1, failed_count: 0, status: 'TASK_SUCCEEDED', results: [] },
+      },
+    };
     expect((await api().status('b1'))!.status).toBe('TASK_SUCCEEDED');
     expect(seenAuth.at(-1)).toBe('Bearer tok');
   });
@@ -48,16 +58,25 @@ describe('bach client envelopes', () => {
   });
 
   it("surfaces the server's own message; 4xx are final, 429 carries Retry-After", async () => {
-    answers['POST /api/vdr/batch-upload/submit'] = { status: 400, body: { code: 1000, message: "The 1st file 'document.pdf' extension 'pdf' is not supported." } };
-    const err = (await api().submit('async', body()).catch((e) => e)) as BatchupError;
+    answers['POST /api/vdr/batch-upload/submit'] = {
+      status: 400,
+      body: { code: 1000, message: "The 1st file 'document.pdf' extension 'pdf' is not supported." },
+    };
+    const err = (await api()
+      .submit('async', body())
+      .catch((e) => e)) as BatchupError;
     expect(err.message).toContain("The 1st file 'document.pdf' extension 'pdf' is not supported.");
     expect(err.retryable).toBe(false);
     answers['POST /api/vdr/batch-upload/submit'] = { status: 429, body: { code: 429, message: 'slow down' }, headers: { 'retry-after': '7' } };
-    const busy = (await api().submit('async', body()).catch((e) => e)) as BatchupError;
+    const busy = (await api()
+      .submit('async', body())
+      .catch((e) => e)) as BatchupError;
     expect(busy.retryable).toBe(true);
     expect(busy.retryAfter).toBe(7);
     answers['POST /api/vdr/batch-upload/submit'] = { status: 200, body: { code: 1000, message: 'odd' } };
-    const odd = (await api().submit('async', body()).catch((e) => e)) as BatchupError;
+    const odd = (await api()
+      .submit('async', body())
+      .catch((e) => e)) as BatchupError;
     expect(odd.code).toBe('PROTOCOL');
     expect(odd.message).toContain('odd');
   });

@@ -27,7 +27,12 @@ describe('multipartBody', () => {
     const progress: number[] = [];
     const hashes: string[] = [];
     const body = multipartBody([
-      { name: 'files', filename: 'ä "q".png', contentType: 'image/png', file: { path: a.path, size: a.data.length, onProgress: (n) => progress.push(n), onDone: (h) => hashes.push(h) } },
+      {
+        name: 'files',
+        filename: 'ä "q".png',
+        contentType: 'image/png',
+        file: { path: a.path, size: a.data.length, onProgress: (n) => progress.push(n), onDone: (h) => hashes.push(h) },
+      },
       { name: 'files', filename: 'b.png', contentType: 'image/png', file: { path: b.path, size: 3, onDone: (h) => hashes.push(h) } },
       { name: 'image_names', value: 'first' },
       { name: 'batch_id', value: 'x1' },
@@ -50,7 +55,10 @@ describe('multipartBody', () => {
     });
     expect(got.files.map((f) => f.name)).toEqual(['ä %22q%22.png', 'b.png']);
     expect(got.files[0]!.data.equals(a.data)).toBe(true);
-    expect(got.fields).toEqual([['image_names', 'first'], ['batch_id', 'x1']]);
+    expect(got.fields).toEqual([
+      ['image_names', 'first'],
+      ['batch_id', 'x1'],
+    ]);
   });
 
   it('fails when a file changed size since it was scanned (shrunk or grown; small or streamed)', async () => {

@@ -3,15 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchupError } from '../../src/core/errors.js';
-import {
-  configDir,
-  configFilePath,
-  memoryConfig,
-  openConfig,
-  readConfigFile,
-  resolveSettings,
-  type ConfigKey,
-} from '../../src/cli/config.js';
+import { configDir, configFilePath, memoryConfig, openConfig, readConfigFile, resolveSettings, type ConfigKey } from '../../src/cli/config.js';
 
 const noFile = async () => {
   throw Object.assign(new Error('nope'), { code: 'ENOENT' });

@@ -6,9 +6,7 @@ describe('Redactor', () => {
     const r = new Redactor();
     r.add('tok_abcdef123456');
     r.add('s3cr3t-key-value');
-    expect(r.redact('token tok_abcdef123456 and tok_abcdef123456, key s3cr3t-key-value')).toBe(
-      `token ${MASK} and ${MASK}, key ${MASK}`,
-    );
+    expect(r.redact('token tok_abcdef123456 and tok_abcdef123456, key s3cr3t-key-value')).toBe(`token ${MASK} and ${MASK}, key ${MASK}`);
   });
   it('replaces the longest secret first', () => {
     const r = new Redactor();

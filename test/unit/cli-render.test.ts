@@ -68,9 +68,7 @@ describe('format', () => {
     expect(truncateMiddle('a-very-long-file-name.jpg', 12)).toHaveLength(12);
   });
   it('summary line', () => {
-    expect(formatSummary(summary())).toBe(
-      'uploaded 647, skipped 0, rejected 3, failed 0 — 12.3 MB in 4.2 s — manifest: /abs/path/batchup-manifest.json',
-    );
+    expect(formatSummary(summary())).toBe('uploaded 647, skipped 0, rejected 3, failed 0 — 12.3 MB in 4.2 s — manifest: /abs/path/batchup-manifest.json');
     expect(formatSummary(summary({ interrupted: true }))).toMatch(/^interrupted: uploaded 647/);
     expect(formatSummary(summary({ dryRun: true, manifestPath: undefined, uploaded: 0 }), { plannedFiles: 10, plannedBatches: 2, plannedBytes: 5000 })).toBe(
       'dry run: would upload 10 files in 2 batches (5.0 kB), skipped 0, rejected 3 — nothing was sent — took 4.2 s',
@@ -236,10 +234,7 @@ describe('PlainRenderer', () => {
     const err = sink();
     const r = new PlainRenderer({ stdout: sink(), stderr: err }, opts());
     r.event({ type: 'plan', provider: 'bach', dryRun: true, batches: [batch('b1', 2, 2000)] });
-    expect(err.lines()).toEqual([
-      'plan: 1 batch (sync 1), 2 files, 2.0 kB, provider bach (dry run)',
-      '  batch b1: sync, 2 files, 2.0 kB — few files',
-    ]);
+    expect(err.lines()).toEqual(['plan: 1 batch (sync 1), 2 files, 2.0 kB, provider bach (dry run)', '  batch b1: sync, 2 files, 2.0 kB — few files']);
   });
 
   it('redacts secrets in every line', () => {
@@ -339,7 +334,7 @@ describe('TtyRenderer', () => {
     expect(out).toContain('failed /x/b.jpg: b.jpg: nope (REMOTE)\n');
     // The cursor is shown again and the summary is the last thing written, on its own line.
     expect(out.lastIndexOf('\u001b[?25h')).toBeGreaterThan(out.lastIndexOf('\u001b[?25l'));
-    expect(out.endsWith(formatSummary(summary({ uploaded: 1, failed: 1, rejected: 1 })) + '\n')).toBe(true);
+    expect(out.endsWith(`${formatSummary(summary({ uploaded: 1, failed: 1, rejected: 1 }))}\n`)).toBe(true);
   });
 });
 
@@ -351,7 +346,13 @@ describe('rejections and failures always reach stderr', () => {
     r.event({ type: 'reject', rejection: { source: '/a.svg', rule: 'unsafe-svg', message: 'a.svg: has a script (unsafe-svg)' } });
     r.event({ type: 'result', entry: { source: '/b.jpg', status: 'failed', provider: 'bach', error: 'b.jpg: 500', code: 'HTTP' } });
     expect(err.text()).toBe('rejected /a.svg: a.svg: has a script (unsafe-svg)\nfailed /b.jpg: b.jpg: 500 (HTTP)\n');
-    expect(out.text().trim().split('\n').map((l) => JSON.parse(l).type)).toEqual(['reject', 'result']);
+    expect(
+      out
+        .text()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).type),
+    ).toEqual(['reject', 'result']);
   });
 });
 

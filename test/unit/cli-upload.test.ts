@@ -96,7 +96,10 @@ afterEach(() => {
 
 describe('upload command', () => {
   it('builds UploadOptions from flags, env and defaults', async () => {
-    const r = await run(['a.jpg', 'dir', '--concurrency', '3', '--mode', 'sync', '--max-retries', '2', '--timeout', '1.5', '--include', '*.jpg', '--include', '*.png'], TOKEN);
+    const r = await run(
+      ['a.jpg', 'dir', '--concurrency', '3', '--mode', 'sync', '--max-retries', '2', '--timeout', '1.5', '--include', '*.jpg', '--include', '*.png'],
+      TOKEN,
+    );
     expect(r.code).toBe(EXIT.OK);
     expect(h.lastProvider?.name).toBe('bach');
     expect(h.lastOpts?.credentials?.origin).toBe('https://api-gen-na.bach.art');
@@ -146,7 +149,10 @@ describe('upload command', () => {
     };
     const r = await run(['x', '--json'], TOKEN);
     expect(r.code).toBe(EXIT.OK);
-    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     expect(lines.map((l) => l.type)).toEqual(['scan', 'retry', 'summary']);
     expect(r.out + r.err).not.toContain('tok-secret-0123456789');
     expect(r.err).toBe('');
@@ -154,7 +160,12 @@ describe('upload command', () => {
 
   it('--dry-run needs no token or endpoint; exit code from the plan', async () => {
     h.scenario = async (o, emit) => {
-      emit({ type: 'plan', provider: 'bach', dryRun: true, batches: [{ batchId: 'b1', mode: 'sync', reason: 'r', files: 3, images: 3, bytes: 30, sources: [] }] });
+      emit({
+        type: 'plan',
+        provider: 'bach',
+        dryRun: true,
+        batches: [{ batchId: 'b1', mode: 'sync', reason: 'r', files: 3, images: 3, bytes: 30, sources: [] }],
+      });
       return summary({ uploaded: 0, dryRun: o.dryRun, manifestPath: undefined });
     };
     const r = await run(['x', '--dry-run']);

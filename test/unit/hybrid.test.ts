@@ -207,21 +207,34 @@ describe('adapter', () => {
   it('checks init sessions: URL count, chunk count, default chunk size', () => {
     const urls = (n: number) => Array.from({ length: n }, (_, i) => `https://s3.example/p${i}`);
     const size = 151 * MiB;
-    expect(checkSession({ uploadId: 'u', fileId: 'f', isChunked: true, totalChunks: 31, presignedUrls: urls(31), status: 'initialized' }, size, 'a').chunkSize).toBe(
-      LIMITS.chunkSize,
-    );
+    expect(
+      checkSession({ uploadId: 'u', fileId: 'f', isChunked: true, totalChunks: 31, presignedUrls: urls(31), status: 'initialized' }, size, 'a').chunkSize,
+    ).toBe(LIMITS.chunkSize);
     expect(() => checkSession({ uploadId: 'u', fileId: 'f', isChunked: true, totalChunks: 31, presignedUrls: urls(30), status: 'x' }, size, 'a')).toThrow(
       /30 presigned URLs for 31 chunks/,
     );
     expect(() => checkSession({ uploadId: 'u', fileId: 'f', isChunked: true, totalChunks: 30, presignedUrls: urls(30), status: 'x' }, size, 'a')).toThrow(
       /totalChunks 30.*expected 31/,
     );
-    expect(() => checkSession({ uploadId: 'u', fileId: 'f', isChunked: false, totalChunks: 1, presignedUrls: ['ftp://x'], status: 'x' }, 10, 'a')).toThrow(/scheme/);
-    expect(checkSession({ uploadId: 'u', fileId: 'f', isChunked: true, totalChunks: 16, chunkSize: 10 * MiB, presignedUrls: urls(16), status: 'x' }, size, 'a').chunkSize).toBe(10 * MiB);
+    expect(() => checkSession({ uploadId: 'u', fileId: 'f', isChunked: false, totalChunks: 1, presignedUrls: ['ftp://x'], status: 'x' }, 10, 'a')).toThrow(
+      /scheme/,
+    );
+    expect(
+      checkSession({ uploadId: 'u', fileId: 'f', isChunked: true, totalChunks: 16, chunkSize: 10 * MiB, presignedUrls: urls(16), status: 'x' }, size, 'a')
+        .chunkSize,
+    ).toBe(10 * MiB);
   });
 
   it('plans groups of ≤ 5 local files, naming each batch by its paths; takes local files only', () => {
-    const items: Item[] = Array.from({ length: 7 }, (_, i) => ({ source: `/v/${i}.mp4`, kind: 'file', path: `/v/${i}.mp4`, order: i, name: `${i}.mp4`, size: i === 6 ? 200 * MiB : 10, format: 'mp4' }));
+    const items: Item[] = Array.from({ length: 7 }, (_, i) => ({
+      source: `/v/${i}.mp4`,
+      kind: 'file',
+      path: `/v/${i}.mp4`,
+      order: i,
+      name: `${i}.mp4`,
+      size: i === 6 ? 200 * MiB : 10,
+      format: 'mp4',
+    }));
     const plans = planHybrid({ items, mode: 'auto' });
     expect(plans.map((p) => p.files)).toEqual([4, 3]);
     expect(plans.map((p) => p.mode)).toEqual(['put', 'put+chunked']);
@@ -238,16 +251,25 @@ describe('adapter', () => {
     await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
     const storageUrl = `http://127.0.0.1:${(storage.address() as AddressInfo).port}`;
     const apiCalls: { path: string; auth?: string }[] = [];
-    const json = (res: import('node:http').ServerResponse, body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const json = (res: import('node:http').ServerResponse, body: unknown) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     const apiServer = createServer((req: IncomingMessage, res) => {
       apiCalls.push({ path: req.url ?? '', auth: req.headers.authorization });
       req.resume();
       req.on('end', () => {
         if (req.url?.endsWith('/init')) {
-          return json(res, { success: true, data: [{ uploadId: 'u1', fileId: 'f1', isChunked: false, totalChunks: 1, presignedUrls: [`${storageUrl}/bucket/u1?sig=abc`], status: 'initialized' }] });
+          return json(res, {
+            success: true,
+            data: [
+              { uploadId: 'u1', fileId: 'f1', isChunked: false, totalChunks: 1, presignedUrls: [`${storageUrl}/bucket/u1?sig=abc`], status: 'initialized' },
+            ],
+          });
         }
         if (req.url?.includes('/complete/')) {
-          return json(res, { success: true, data: { id: 'v1', title: 'a', video_path: 'https://cdn.example/v1.mp4', status: 'processing', size: 5000, sha256: '0'.repeat(64) } });
+          return json(res, {
+            success: true,
+            data: { id: 'v1', title: 'a', video_path: 'https://cdn.example/v1.mp4', status: 'processing', size: 5000, sha256: '0'.repeat(64) },
+          });
         }
         res.writeHead(404).end();
       });
@@ -295,9 +317,13 @@ describe('adapter: resume', () => {
     try {
       // 1. Interrupted at ~40%.
       const ctl = new AbortController();
-      const [first] = await hybrid.open(mkCtx(ctl.signal, (e) => {
-        if (e.type === 'file-progress' && e.sent >= size * 0.4) ctl.abort();
-      })).runBatch(batch!);
+      const [first] = await hybrid
+        .open(
+          mkCtx(ctl.signal, (e) => {
+            if (e.type === 'file-progress' && e.sent >= size * 0.4) ctl.abort();
+          }),
+        )
+        .runBatch(batch!);
       expect(first).toMatchObject({ status: 'failed', code: 'INTERRUPTED' });
       const atStop = sb.stats().hybrid.partBytesReceived;
       expect(atStop).toBeGreaterThan(size * 0.35);

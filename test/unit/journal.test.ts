@@ -9,7 +9,12 @@ import { tempDir } from '../helpers/cli.js';
 
 const DAY = 86_400_000;
 const entry = (source: string, extra: Partial<ManifestEntry> = {}): ManifestEntry => ({
-  source, status: 'uploaded', provider: 'bach', url: `https://cdn/${source}`, expiresAt: new Date(30 * DAY).toISOString(), ...extra,
+  source,
+  status: 'uploaded',
+  provider: 'bach',
+  url: `https://cdn/${source}`,
+  expiresAt: new Date(30 * DAY).toISOString(),
+  ...extra,
 });
 
 describe('journal records', () => {

@@ -143,7 +143,7 @@ describe('sendParts', () => {
         if (attempt < 2) throw retryable();
         return 'ok2';
       },
-      beforeRetry: async (p, err, attempt) => {
+      beforeRetry: async (_p, err, attempt) => {
         expect(err.code).toBe('NETWORK');
         before.push(attempt);
       },

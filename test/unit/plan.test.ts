@@ -5,9 +5,23 @@ import type { Item } from '../../src/core/types.js';
 import { remoteName, checkTemplate } from '../../src/core/naming.js';
 
 const files = (n: number, start = 0): Item[] =>
-  Array.from({ length: n }, (_, i) => ({ source: `/d/${start + i}.png`, kind: 'file' as const, path: `/d/${start + i}.png`, order: start + i, name: `${start + i}.png`, size: 100, format: 'png' }));
+  Array.from({ length: n }, (_, i) => ({
+    source: `/d/${start + i}.png`,
+    kind: 'file' as const,
+    path: `/d/${start + i}.png`,
+    order: start + i,
+    name: `${start + i}.png`,
+    size: 100,
+    format: 'png',
+  }));
 const zip = (order: number, images: number): Item => ({
-  source: `/d/z${order}.zip`, kind: 'file', path: `/d/z${order}.zip`, order, name: `z${order}.zip`, size: 1000, format: 'zip',
+  source: `/d/z${order}.zip`,
+  kind: 'file',
+  path: `/d/z${order}.zip`,
+  order,
+  name: `z${order}.zip`,
+  size: 1000,
+  format: 'zip',
   zipEntries: Array.from({ length: images }, (_, i) => ({ path: `${i}.png`, size: 10, format: 'png' })),
 });
 
@@ -23,7 +37,11 @@ describe('splitEvenly', () => {
 describe('planBach', () => {
   it('650 images: 3 async batches of ≤ 300', () => {
     const plan = planBach({ items: files(650), mode: 'auto' });
-    expect(plan.map((b) => [b.mode, b.files])).toEqual([['async', 217], ['async', 217], ['async', 216]]);
+    expect(plan.map((b) => [b.mode, b.files])).toEqual([
+      ['async', 217],
+      ['async', 217],
+      ['async', 216],
+    ]);
     expect(new Set(plan.flatMap((b) => b.sources)).size).toBe(650);
   });
 
@@ -36,13 +54,19 @@ describe('planBach', () => {
 
   it('counts ZIP images toward the 50 threshold and keeps ZIPs on the sync path', () => {
     const plan = planBach({ items: [...files(10), zip(10, 60)], mode: 'auto' });
-    expect(plan.map((b) => [b.mode, b.files, b.images])).toEqual([['async', 10, 10], ['sync', 1, 60]]);
+    expect(plan.map((b) => [b.mode, b.files, b.images])).toEqual([
+      ['async', 10, 10],
+      ['sync', 1, 60],
+    ]);
   });
 
   it('URLs go async even in sync mode; --mode overrides the thresholds', () => {
     const url: Item = { source: 'https://x/a.png', kind: 'url', url: 'https://x/a.png', order: 5, name: 'a.png' };
     const plan = planBach({ items: [...files(3), url], mode: 'sync' });
-    expect(plan.map((b) => [b.mode, b.files])).toEqual([['sync', 3], ['async', 1]]);
+    expect(plan.map((b) => [b.mode, b.files])).toEqual([
+      ['sync', 3],
+      ['async', 1],
+    ]);
     expect(planBach({ items: files(3), mode: 'async' })[0]!.mode).toBe('async');
     expect(planBach({ items: files(400), mode: 'sync' }).map((b) => b.mode)).toEqual(['sync', 'sync']);
   });

@@ -72,7 +72,10 @@ describe('probeUrl + inspectHead', () => {
   it('a dead or failing URL is named with its status; a PDF named .jpg is disguised', async () => {
     expect(await probeUrl(http, `${base}/gone.png`)).toEqual({ ok: false, status: 404, reason: 'HTTP 404' });
     expect(await probeUrl(http, `${base}/flaky.png`, { maxRetries: 1 })).toMatchObject({ ok: false, status: 503 });
-    expect(await probeUrl(http, 'http://127.0.0.1:9/x.png', { maxRetries: 0 })).toMatchObject({ ok: false, reason: expect.stringMatching(/unreachable \(.*ECONNREFUSED/) });
+    expect(await probeUrl(http, 'http://127.0.0.1:9/x.png', { maxRetries: 0 })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/unreachable \(.*ECONNREFUSED/),
+    });
     const p = await probeUrl(http, `${base}/report.jpg`);
     await expect(inspectHead(p.ok ? p.head : Buffer.alloc(0), 'report.jpg', bachPolicy)).rejects.toMatchObject({ rule: 'disguised' });
     expect(seen.every((s) => s.auth === undefined)).toBe(true);
@@ -109,7 +112,10 @@ describe('Downloader', () => {
 describe('submitOnce', () => {
   const memory = () => {
     const kv = new Map<string, unknown>();
-    return { kv, state: { get: <T>(k: string) => kv.get(k) as T | undefined, put: (k: string, v: unknown) => void (v === null ? kv.delete(k) : kv.set(k, v)) } };
+    return {
+      kv,
+      state: { get: <T>(k: string) => kv.get(k) as T | undefined, put: (k: string, v: unknown) => void (v === null ? kv.delete(k) : kv.set(k, v)) },
+    };
   };
 
   it('journals before and after; a rerun adopts the id instead of submitting again', async () => {
@@ -126,7 +132,9 @@ describe('submitOnce', () => {
     const { state, kv } = memory();
     const lost = () => Promise.reject(new BatchupError('NETWORK', 'reset'));
     await expect(submitOnce({ state, key: 'k', now: Date.now, lostAnswer: 'fail', submit: lost })).rejects.toThrow('reset');
-    await expect(submitOnce({ state, key: 'k', now: Date.now, lostAnswer: 'fail', submit: async () => 'x' })).rejects.toMatchObject({ code: 'UNKNOWN_OUTCOME' });
+    await expect(submitOnce({ state, key: 'k', now: Date.now, lostAnswer: 'fail', submit: async () => 'x' })).rejects.toMatchObject({
+      code: 'UNKNOWN_OUTCOME',
+    });
     expect(await submitOnce({ state, key: 'k', now: Date.now, lostAnswer: 'resubmit', submit: async () => 'y' })).toEqual({ id: 'y', adopted: false });
     const refused = () => Promise.reject(new BatchupError('HTTP', 'bad body', { status: 400 }));
     await expect(submitOnce({ state, key: 'r', now: Date.now, lostAnswer: 'fail', submit: refused })).rejects.toThrow('bad body');
@@ -136,12 +144,15 @@ describe('submitOnce', () => {
 
 describe('a manifest as a URL list', () => {
   it("takes the uploaded (and carried-forward) entries' URLs, in order; plain lists as before", async () => {
-    const m = { version: 1, entries: [
-      { source: '/a', status: 'uploaded', url: 'https://cdn/a.png' },
-      { source: '/b', status: 'rejected' },
-      { source: '/c', status: 'skipped', url: 'https://cdn/c.png' },
-      { source: '/d', status: 'failed', url: 'https://cdn/d.png' },
-    ] };
+    const m = {
+      version: 1,
+      entries: [
+        { source: '/a', status: 'uploaded', url: 'https://cdn/a.png' },
+        { source: '/b', status: 'rejected' },
+        { source: '/c', status: 'skipped', url: 'https://cdn/c.png' },
+        { source: '/d', status: 'failed', url: 'https://cdn/d.png' },
+      ],
+    };
     expect(urlsOf(JSON.stringify(m))).toEqual(['https://cdn/a.png', 'https://cdn/c.png']);
     expect(urlsOf('https://x/1.png\n# c\n\nhttps://x/2.png # trailing\n')).toEqual(['https://x/1.png', 'https://x/2.png']);
     const p = join(dir, 'm.json');

@@ -58,10 +58,13 @@ describe('retryability', () => {
   it('gives up after maxRetries', async () => {
     let calls = 0;
     await expect(
-      withRetry(async () => {
-        calls++;
-        throw new BatchupError('HTTP_RETRYABLE', '503', { status: 503 });
-      }, { policy: { maxRetries: 2, baseMs: 1 } }),
+      withRetry(
+        async () => {
+          calls++;
+          throw new BatchupError('HTTP_RETRYABLE', '503', { status: 503 });
+        },
+        { policy: { maxRetries: 2, baseMs: 1 } },
+      ),
     ).rejects.toThrow('503');
     expect(calls).toBe(3);
   });

@@ -206,13 +206,17 @@ describe('delete jobs', () => {
   const waitJob = async (url: string) => {
     const states: string[] = [];
     let last: any;
-    await waitFor(async () => {
-      const r = await call('GET', url);
-      expect(r.status).toBe(200);
-      if (states[states.length - 1] !== r.body.state) states.push(r.body.state);
-      last = r.body;
-      return ['COMPLETE', 'FAILED', 'CANCELLED'].includes(r.body.state);
-    }, `job ${url} to end`, { everyMs: 10 });
+    await waitFor(
+      async () => {
+        const r = await call('GET', url);
+        expect(r.status).toBe(200);
+        if (states[states.length - 1] !== r.body.state) states.push(r.body.state);
+        last = r.body;
+        return ['COMPLETE', 'FAILED', 'CANCELLED'].includes(r.body.state);
+      },
+      `job ${url} to end`,
+      { everyMs: 10 },
+    );
     return { states, last };
   };
 
@@ -265,10 +269,14 @@ describe('app runs', () => {
     expect(start.status).toBe(200);
     expect(start.body).toMatchObject({ status: 'RUNNING', batch_id: Number(id), progress: { total: 7 } });
     let run: any;
-    await waitFor(async () => {
-      run = (await call('GET', `/apps/runs/${start.body.id}`)).body;
-      return run.status !== 'RUNNING';
-    }, 'the app run to end', { everyMs: 10 });
+    await waitFor(
+      async () => {
+        run = (await call('GET', `/apps/runs/${start.body.id}`)).body;
+        return run.status !== 'RUNNING';
+      },
+      'the app run to end',
+      { everyMs: 10 },
+    );
     expect(run).toMatchObject({ status: 'COMPLETE', progress: { completed: 7, total: 7 } });
     expect(run.finish_timestamp).toBeGreaterThanOrEqual(run.start_timestamp);
 

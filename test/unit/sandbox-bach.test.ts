@@ -8,9 +8,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { MESSAGES } from '../../src/providers/bach/contract.js';
 import { makeZip } from '../../src/devtools/generate.js';
 import { waitFor } from '../helpers/wait.js';
-import {
-  TOKEN, auth, download, fakePng, getStatus, mintJwt, postForm, postJson, sha256, waitDone,
-} from './sandbox-helpers.js';
+import { TOKEN, auth, download, fakePng, getStatus, mintJwt, postForm, postJson, sha256, waitDone } from './sandbox-helpers.js';
 
 const MB = 1024 * 1024;
 let sb: Sandbox;
@@ -46,7 +44,13 @@ describe('sandbox lifecycle and built-in routes', () => {
 
 describe('auth', () => {
   it('401 code 1001 without a proper Bearer header', async () => {
-    for (const headers of [{}, { authorization: 'Bearer' }, { authorization: `Bearer  ${TOKEN}` }, { authorization: `bearer ${TOKEN}` }, { authorization: 'Bearer wrong' }]) {
+    for (const headers of [
+      {},
+      { authorization: 'Bearer' },
+      { authorization: `Bearer  ${TOKEN}` },
+      { authorization: `bearer ${TOKEN}` },
+      { authorization: 'Bearer wrong' },
+    ]) {
       const r = await getStatus(ep, 'nope', headers as Record<string, string>);
       expect(r.status).toBe(401);
       expect(r.body).toEqual({ code: 1001, message: MESSAGES.unauthorized });
@@ -150,13 +154,20 @@ describe('submit-with-files validation (HTTP 400, code 1000)', () => {
   });
 
   it('a size error at a lower index beats an extension error at a higher one', async () => {
-    const r = await postForm(ep, { files: [{ name: 'big.png', data: Buffer.alloc(11 * MB) }, { name: 'x.pdf', data: Buffer.from('x') }] });
+    const r = await postForm(ep, {
+      files: [
+        { name: 'big.png', data: Buffer.alloc(11 * MB) },
+        { name: 'x.pdf', data: Buffer.from('x') },
+      ],
+    });
     expect(r.body.message).toBe("The 1st image 'big.png' size is 11.00MB, exceeds the maximum limit of 10MB.");
   });
 
   it('not multipart at all', async () => {
     const res = await request(`${ep}/batch-upload/submit-with-files`, {
-      method: 'POST', body: '{}', headers: { ...auth(), 'content-type': 'application/json' },
+      method: 'POST',
+      body: '{}',
+      headers: { ...auth(), 'content-type': 'application/json' },
     });
     expect(res.statusCode).toBe(400);
     expect(((await res.body.json()) as { code: number }).code).toBe(1000);
@@ -169,7 +180,11 @@ describe('submit-with-files success, status and CDN', () => {
     const b = fakePng(4000);
     const c = fakePng(5000);
     const r = await postForm(ep, {
-      files: [{ name: 'a.png', data: a }, { name: 'b.JPG', data: b }, { name: 'c.webp', data: c }],
+      files: [
+        { name: 'a.png', data: a },
+        { name: 'b.JPG', data: b },
+        { name: 'c.webp', data: c },
+      ],
       names: ['hero-image.jpg', 'feature-1.jpg', 'feature-2.jpg'],
       batchId: 'product-launch-2025',
       fieldsFirst: true,
@@ -186,7 +201,14 @@ describe('submit-with-files success, status and CDN', () => {
       },
     });
     const d = await waitDone(ep, 'product-launch-2025');
-    expect(d).toMatchObject({ batch_id: 'product-launch-2025', total_count: 3, processed_count: 3, success_count: 3, failed_count: 0, status: 'TASK_SUCCEEDED' });
+    expect(d).toMatchObject({
+      batch_id: 'product-launch-2025',
+      total_count: 3,
+      processed_count: 3,
+      success_count: 3,
+      failed_count: 0,
+      status: 'TASK_SUCCEEDED',
+    });
     expect(d.results.map((x: any) => [x.index, x.image_name, x.status])).toEqual([
       [0, 'hero-image.jpg', 'TASK_SUCCEEDED'],
       [1, 'feature-1.jpg', 'TASK_SUCCEEDED'],
@@ -253,7 +275,12 @@ describe('submit-with-files success, status and CDN', () => {
   it('the same content twice is stored once but receipted twice', async () => {
     const same = fakePng(700);
     const before = sb.stats();
-    const r = await postForm(ep, { files: [{ name: 'x.png', data: same }, { name: 'y.png', data: same }] });
+    const r = await postForm(ep, {
+      files: [
+        { name: 'x.png', data: same },
+        { name: 'y.png', data: same },
+      ],
+    });
     expect(r.status).toBe(200);
     const after = sb.stats();
     expect(after.objects).toBe(before.objects + 1);
@@ -286,7 +313,12 @@ describe('ZIP archives', () => {
     const zip2 = makeZip([{ name: 'only.txt', data: Buffer.from('x') }]);
     const loose = fakePng(123);
     const r = await postForm(ep, {
-      files: [{ name: 'set-1.zip', data: zip1 }, { name: 'loose.png', data: loose }, { name: 'set-2.ZIP', data: zip2 }, { name: 'broken.zip', data: Buffer.from('PK nope') }],
+      files: [
+        { name: 'set-1.zip', data: zip1 },
+        { name: 'loose.png', data: loose },
+        { name: 'set-2.ZIP', data: zip2 },
+        { name: 'broken.zip', data: Buffer.from('PK nope') },
+      ],
       names: ['product-set-1', 'loose-custom.png', 'product-set-2', 'product-set-3'],
     });
     expect(r.status).toBe(200);
@@ -376,7 +408,12 @@ describe('async submit (JSON)', () => {
     const base = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
     try {
       const r = await postJson(ep, {
-        images: [{ image_url: `${base}/declared.png` }, { image_url: `${base}/chunked.png` }, { image_url: `${base}/redirect` }, { image_url: `${base}/err.png` }],
+        images: [
+          { image_url: `${base}/declared.png` },
+          { image_url: `${base}/chunked.png` },
+          { image_url: `${base}/redirect` },
+          { image_url: `${base}/err.png` },
+        ],
       });
       const d = await waitDone(ep, r.body.data.batch_id);
       expect(d.results.map((x: any) => [x.image_name, x.status, x.error_message])).toEqual([
@@ -444,7 +481,12 @@ describe('robustness', () => {
           `POST /api/vdr/batch-upload/${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n` +
             `Content-Type: ${contentType}\r\nContent-Length: ${head.length + 50 * MB}\r\n\r\n${head}`,
         );
-        sock.write(Buffer.alloc(sendBytes, 0x41), () => setTimeout(() => { sock.destroy(); ok(); }, 100));
+        sock.write(Buffer.alloc(sendBytes, 0x41), () =>
+          setTimeout(() => {
+            sock.destroy();
+            ok();
+          }, 100),
+        );
       });
       sock.on('error', fail);
     });
@@ -453,8 +495,12 @@ describe('robustness', () => {
 
   it('a client that disconnects mid-upload leaves nothing behind (multipart and JSON)', async () => {
     const before = sb.stats();
-    await rawUpload('submit-with-files', 'multipart/form-data; boundary=XyZ',
-      '--XyZ\r\nContent-Disposition: form-data; name="files"; filename="cut.png"\r\n\r\n', 3 * MB);
+    await rawUpload(
+      'submit-with-files',
+      'multipart/form-data; boundary=XyZ',
+      '--XyZ\r\nContent-Disposition: form-data; name="files"; filename="cut.png"\r\n\r\n',
+      3 * MB,
+    );
     await rawUpload('submit', 'application/json', '{"images":[{"image_base64":"', 3 * MB);
     await settle();
     expect(await readdir(join(sb.dataDir, 'tmp'))).toEqual([]);

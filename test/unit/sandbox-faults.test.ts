@@ -11,7 +11,7 @@ async function outcome(p: Promise<{ statusCode: number; headers: Record<string, 
     const r = await p;
     await r.body.dump();
     return String(r.statusCode);
-  } catch (err) {
+  } catch {
     return 'socket-error';
   }
 }

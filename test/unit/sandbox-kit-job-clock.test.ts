@@ -29,7 +29,17 @@ describe('job clock', () => {
     ];
     expect(jobAt(0, claid, 'DONE', 0).state).toBe('WAITING');
     expect(jobAt(0, claid, 'DONE', 60).state).toBe('PROCESSING');
-    expect(jobAt(0, [{ state: 'PENDING', ms: 0 }, { state: 'RUNNING', ms: 0 }], 'COMPLETE', 0)).toMatchObject({ state: 'COMPLETE', done: true });
+    expect(
+      jobAt(
+        0,
+        [
+          { state: 'PENDING', ms: 0 },
+          { state: 'RUNNING', ms: 0 },
+        ],
+        'COMPLETE',
+        0,
+      ),
+    ).toMatchObject({ state: 'COMPLETE', done: true });
   });
 
   it('counts items worked through one after another (all at once at 0 ms each)', () => {

@@ -10,7 +10,10 @@ describe('rate limiter', () => {
   }
 
   it('parses and formats policies; refuses anything else', () => {
-    expect(parseRatePolicies('120;w=60, 4;w=1')).toEqual([{ limit: 120, windowSec: 60 }, { limit: 4, windowSec: 1 }]);
+    expect(parseRatePolicies('120;w=60, 4;w=1')).toEqual([
+      { limit: 120, windowSec: 60 },
+      { limit: 4, windowSec: 1 },
+    ]);
     expect(formatRatePolicies(parseRatePolicies('120; w=60,4;w=1'))).toBe('120;w=60, 4;w=1');
     for (const bad of ['', '120', '120;w=0', '0;w=60', '1.5;w=1', '120;x=60']) expect(() => parseRatePolicies(bad), bad).toThrow(RangeError);
   });

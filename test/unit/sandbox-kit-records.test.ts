@@ -155,9 +155,7 @@ describe('readJson', () => {
   });
 
   it('readJsonOr answers a body problem through the protocol, and drops a client that went away', async () => {
-    const { url, post, outcomes, seen } = await bodyServer((ctx) =>
-      readJsonOr(ctx, (err) => ctx.json(422, { mine: err.message })),
-    );
+    const { url, post, outcomes, seen } = await bodyServer((ctx) => readJsonOr(ctx, (err) => ctx.json(422, { mine: err.message })));
     expect(await post('nope')).toEqual({ status: 422, body: { mine: expect.stringMatching(/^malformed JSON/) } });
     expect(outcomes).toEqual([{ value: undefined }]);
     // A body that never ends: the client gives up; the read fails as 'other', not as a body problem.

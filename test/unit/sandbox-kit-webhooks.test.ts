@@ -48,12 +48,18 @@ describe('webhook delivery', () => {
     // a#1 is held unanswered: b#1 arrives anyway, a#2 does not.
     await waitFor(() => hooks.some((h) => h.key === 'a') && hooks.some((h) => h.key === 'b'), 'a#1 and b#1 to arrive');
     expect(hooks.filter((h) => h.key === 'a').map((h) => h.n)).toEqual([1]);
-    hooks.find((h) => h.key === 'b')!.res.writeHead(204).end();
+    hooks
+      .find((h) => h.key === 'b')!
+      .res.writeHead(204)
+      .end();
     expect(await other).toMatchObject({ delivered: true, status: 204 });
     for (const n of [1, 2, 3]) {
       await waitFor(() => hooks.some((h) => h.key === 'a' && h.n === n), `a#${n} to arrive`);
       expect(hooks.filter((h) => h.key === 'a').map((h) => h.n)).toEqual([1, 2, 3].slice(0, n)); // never ahead of the answers
-      hooks.find((h) => h.key === 'a' && h.n === n)!.res.writeHead(200).end('ok');
+      hooks
+        .find((h) => h.key === 'a' && h.n === n)!
+        .res.writeHead(200)
+        .end('ok');
       expect(await done[n - 1]).toMatchObject({ key: 'batch-a', delivered: true, status: 200, payload: { key: 'a', n } });
     }
     await w.idle();

@@ -11,8 +11,23 @@ import { sniffExt } from '../../src/sandbox/kit/media.js';
 describe('ordinal', () => {
   it('English ordinals', () => {
     const want: Record<number, string> = {
-      1: '1st', 2: '2nd', 3: '3rd', 4: '4th', 10: '10th', 11: '11th', 12: '12th', 13: '13th', 14: '14th',
-      21: '21st', 22: '22nd', 23: '23rd', 101: '101st', 111: '111th', 112: '112th', 122: '122nd', 300: '300th',
+      1: '1st',
+      2: '2nd',
+      3: '3rd',
+      4: '4th',
+      10: '10th',
+      11: '11th',
+      12: '12th',
+      13: '13th',
+      14: '14th',
+      21: '21st',
+      22: '22nd',
+      23: '23rd',
+      101: '101st',
+      111: '111th',
+      112: '112th',
+      122: '122nd',
+      300: '300th',
     };
     for (const [n, s] of Object.entries(want)) expect(ordinal(Number(n))).toBe(s);
   });
@@ -96,15 +111,33 @@ describe('JsonScanner', () => {
   class Rec implements JsonHandler {
     ev: string[] = [];
     private parts: Buffer[] = [];
-    startObject() { this.ev.push('{'); }
-    endObject() { this.ev.push('}'); }
-    startArray() { this.ev.push('['); }
-    endArray() { this.ev.push(']'); }
-    key(k: string) { this.ev.push(`k:${k}`); }
-    startString() { this.parts = []; }
-    stringChunk(c: Buffer) { this.parts.push(Buffer.from(c)); }
-    endString() { this.ev.push(`s:${Buffer.concat(this.parts).toString('utf8')}`); }
-    value(v: number | boolean | null) { this.ev.push(`v:${String(v)}`); }
+    startObject() {
+      this.ev.push('{');
+    }
+    endObject() {
+      this.ev.push('}');
+    }
+    startArray() {
+      this.ev.push('[');
+    }
+    endArray() {
+      this.ev.push(']');
+    }
+    key(k: string) {
+      this.ev.push(`k:${k}`);
+    }
+    startString() {
+      this.parts = [];
+    }
+    stringChunk(c: Buffer) {
+      this.parts.push(Buffer.from(c));
+    }
+    endString() {
+      this.ev.push(`s:${Buffer.concat(this.parts).toString('utf8')}`);
+    }
+    value(v: number | boolean | null) {
+      this.ev.push(`v:${String(v)}`);
+    }
   }
 
   const scan = (text: string, piece = 1) => {

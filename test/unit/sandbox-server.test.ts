@@ -53,7 +53,7 @@ async function post(url: string, body: string) {
 }
 
 describe('a protocol list of its own', () => {
-  it('serves only what it is handed, with that protocol\'s options, stats section and error envelope', async () => {
+  it("serves only what it is handed, with that protocol's options, stats section and error envelope", async () => {
     const sb = await startSandbox({ protocols: [echo], protocolOptions: { echo: { times: 2 } }, clock: () => 42 });
     boxes.push(sb);
     expect(sb.endpoints).toEqual({ echo: `${sb.url}/echo` });
@@ -68,7 +68,7 @@ describe('a protocol list of its own', () => {
     expect(stats.webhooks).toEqual({ sent: 0, delivered: 0, failed: 0 });
   });
 
-  it('answers injected faults in the protocol\'s own envelope', async () => {
+  it("answers injected faults in the protocol's own envelope", async () => {
     const sb = await startSandbox({ protocols: [echo], faults: { rate: 1, kinds: ['503'] } });
     boxes.push(sb);
     expect(await post(`${sb.url}/echo/say`, '{}')).toEqual({ status: 503, body: { oops: 503, message: 'Service unavailable (injected by the sandbox).' } });
@@ -77,7 +77,9 @@ describe('a protocol list of its own', () => {
   it('refuses options for a protocol it does not serve, unknown options and bad values, before touching the disk', async () => {
     const dataDir = join(tmpdir(), `batchup-never-${process.pid}-${Date.now()}`);
     await expect(startSandbox({ dataDir, protocols: [echo], protocolOptions: { hybrid: {} } })).rejects.toThrow(/'hybrid', which is not served/);
-    await expect(startSandbox({ dataDir, protocols: [echo], protocolOptions: { echo: { loud: true } as never } })).rejects.toThrow(/echo has no sandbox option 'loud'/);
+    await expect(startSandbox({ dataDir, protocols: [echo], protocolOptions: { echo: { loud: true } as never } })).rejects.toThrow(
+      /echo has no sandbox option 'loud'/,
+    );
     await expect(startSandbox({ dataDir, protocols: [echo], protocolOptions: { echo: { times: 9 } } })).rejects.toThrow(
       'echo sandbox option times must be a whole number from 1 to 3, got 9',
     );
@@ -88,7 +90,7 @@ describe('a protocol list of its own', () => {
 });
 
 describe('the default list', () => {
-  it('keeps the generic counters top-level and each protocol\'s under its name', async () => {
+  it("keeps the generic counters top-level and each protocol's under its name", async () => {
     const sb = await startSandbox();
     boxes.push(sb);
     const s = sb.stats();

@@ -29,7 +29,11 @@ describe('scan', () => {
     const dir = await tree(['keep.png', 'skip.png', 'raw/x.png', 'y.tmp']);
     await writeFile(join(dir, '.batchupignore'), 'raw/\n');
     const { candidates } = await scan({
-      paths: [dir], cwd: dir, include: ['**/*.png'], exclude: ['skip.*'], ignoreFile: join(dir, '.batchupignore'),
+      paths: [dir],
+      cwd: dir,
+      include: ['**/*.png'],
+      exclude: ['skip.*'],
+      ignoreFile: join(dir, '.batchupignore'),
     });
     expect(candidates.map((c) => c.source.slice(dir.length + 1))).toEqual(['keep.png']);
   });

@@ -16,9 +16,7 @@ afterAll(() => tmp.cleanup());
 describe('bachPolicy', () => {
   it('is built from the contract', () => {
     expect(bachPolicy.maxFileSize).toBe(LIMITS.maxFileSize);
-    expect([...bachPolicy.extensions.keys()].sort()).toEqual(
-      ['bmp', 'gif', 'ico', 'jpeg', 'jpg', 'png', 'svg', 'tif', 'tiff', 'webp', 'zip'],
-    );
+    expect([...bachPolicy.extensions.keys()].sort()).toEqual(['bmp', 'gif', 'ico', 'jpeg', 'jpg', 'png', 'svg', 'tif', 'tiff', 'webp', 'zip']);
     expect(bachPolicy.extensions.get('jpeg')).toBe('jpg');
     expect(bachPolicy.extensions.get('tif')).toBe('tiff');
     expect(bachPolicy.maxPixels).toBe(268_402_689);
@@ -103,7 +101,9 @@ describe('basic rules', () => {
 
   it('rejects unknown extensions and missing extensions as unsupported-type', async () => {
     expect(messageOf(await validatePath(tmp.write('notes.txt', 'hello')))).toBe("notes.txt: extension '.txt' is not supported (unsupported-type)");
-    expect(messageOf(await validatePath(tmp.write('photo', fixture('photo.jpg'))))).toBe('photo: files without an extension are not supported (unsupported-type)');
+    expect(messageOf(await validatePath(tmp.write('photo', fixture('photo.jpg'))))).toBe(
+      'photo: files without an extension are not supported (unsupported-type)',
+    );
   });
 
   it('reports a missing file as unreadable', async () => {

@@ -7,8 +7,7 @@ import { fixture, messageOf, ruleOf, tempDir, validatePath } from './validate-he
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-const check = async (name: string, data: Buffer | string, policy: ValidationPolicy = bachPolicy) =>
-  validatePath(tmp.write(name, data), policy);
+const check = async (name: string, data: Buffer | string, policy: ValidationPolicy = bachPolicy) => validatePath(tmp.write(name, data), policy);
 
 // ---------- PNG helpers
 /** gradient.png with extra chunks right after IHDR. */
@@ -245,7 +244,13 @@ describe('video containers (for video policies)', () => {
   const videoPolicy: ValidationPolicy = {
     ...bachPolicy,
     formats: new Set(['mp4', 'mov', 'webm', 'mkv']),
-    extensions: new Map([['mp4', 'mp4'], ['m4v', 'mp4'], ['mov', 'mov'], ['webm', 'webm'], ['mkv', 'mkv']]),
+    extensions: new Map([
+      ['mp4', 'mp4'],
+      ['m4v', 'mp4'],
+      ['mov', 'mov'],
+      ['webm', 'webm'],
+      ['mkv', 'mkv'],
+    ]),
   };
   const box = (type: string, body: Buffer = Buffer.alloc(0)) => {
     const h = Buffer.alloc(8);

@@ -39,7 +39,10 @@ describe('ZIP: accepted archives', () => {
   });
 
   it('is empty-zip when nothing inside is an image', async () => {
-    const r = await zip('docs.zip', [{ name: 'a.txt', data: Buffer.from('x') }, { name: 'd/', method: 0 }]);
+    const r = await zip('docs.zip', [
+      { name: 'a.txt', data: Buffer.from('x') },
+      { name: 'd/', method: 0 },
+    ]);
     expect(messageOf(r)).toBe('docs.zip: contains no images (empty-zip)');
   });
 });
@@ -53,7 +56,10 @@ describe('ZIP: unsafe names and entries', () => {
     ['..\\evil.png', "entry '..\\evil.png' uses backslash path separators"],
     ['a\u0000.png', "entry 'a\\x00.png' has control characters in its name"],
   ])('rejects %j', async (name, detail) => {
-    const r = await zip('evil.zip', [{ name: 'ok.png', data: png }, { name, data: png }]);
+    const r = await zip('evil.zip', [
+      { name: 'ok.png', data: png },
+      { name, data: png },
+    ]);
     expect(ruleOf(r)).toBe('unsafe-zip');
     expect(messageOf(r)).toBe(`evil.zip: ${detail} (unsafe-zip)`);
   });
@@ -66,10 +72,22 @@ describe('ZIP: unsafe names and entries', () => {
   });
 
   it('rejects symlinks and duplicate names', async () => {
-    expect(messageOf(await zip('link.zip', [{ name: 'a.png', data: png }, { name: 'l.png', data: Buffer.from('/etc/passwd'), mode: 0o120777, method: 0 }])))
-      .toBe("link.zip: entry 'l.png' is a symbolic link (unsafe-zip)");
-    expect(messageOf(await zip('dup.zip', [{ name: 'a.png', data: png }, { name: 'a.png', data: jpg }])))
-      .toBe("dup.zip: entry 'a.png' appears more than once (unsafe-zip)");
+    expect(
+      messageOf(
+        await zip('link.zip', [
+          { name: 'a.png', data: png },
+          { name: 'l.png', data: Buffer.from('/etc/passwd'), mode: 0o120777, method: 0 },
+        ]),
+      ),
+    ).toBe("link.zip: entry 'l.png' is a symbolic link (unsafe-zip)");
+    expect(
+      messageOf(
+        await zip('dup.zip', [
+          { name: 'a.png', data: png },
+          { name: 'a.png', data: jpg },
+        ]),
+      ),
+    ).toBe("dup.zip: entry 'a.png' appears more than once (unsafe-zip)");
   });
 
   it('rejects entries sharing their data (overlapping-entry bomb)', async () => {
@@ -79,7 +97,10 @@ describe('ZIP: unsafe names and entries', () => {
   });
 
   it('rejects an entry that inflates past its declared size', async () => {
-    const r = await zip('lie.zip', [{ name: 'a.png', data: png }, { name: 'b.bin', data: Buffer.alloc(1024 * 1024), declaredSize: 1000 }]);
+    const r = await zip('lie.zip', [
+      { name: 'a.png', data: png },
+      { name: 'b.bin', data: Buffer.alloc(1024 * 1024), declaredSize: 1000 },
+    ]);
     expect(messageOf(r)).toBe("lie.zip: entry 'b.bin' inflates past its declared size (unsafe-zip)");
   });
 
@@ -128,8 +149,9 @@ describe('ZIP: encryption, methods, nesting, content', () => {
   it('rejects encrypted entries', async () => {
     // Traditional encryption: 12-byte header before the (stored) data.
     const sealed = Buffer.concat([Buffer.alloc(12, 7), png]);
-    expect(messageOf(await zip('enc.zip', [{ name: 'a.png', data: sealed, flags: 1, method: 0, declaredSize: png.length }])))
-      .toBe("enc.zip: entry 'a.png' is encrypted (encrypted-zip)");
+    expect(messageOf(await zip('enc.zip', [{ name: 'a.png', data: sealed, flags: 1, method: 0, declaredSize: png.length }]))).toBe(
+      "enc.zip: entry 'a.png' is encrypted (encrypted-zip)",
+    );
     expect(ruleOf(await zip('aes.zip', [{ name: 'a.png', data: png, flags: 1, method: 99 }]))).toBe('encrypted-zip');
   });
 
@@ -140,19 +162,37 @@ describe('ZIP: encryption, methods, nesting, content', () => {
 
   it('rejects nested archives by name and by content', async () => {
     const inner = makeZip([{ name: 'x.png', data: png }]);
-    expect(messageOf(await zip('n1.zip', [{ name: 'a.png', data: png }, { name: 'inner.zip', data: inner }])))
-      .toBe("n1.zip: entry 'inner.zip' is an archive inside the archive (nested-zip)");
-    expect(ruleOf(await zip('n2.zip', [{ name: 'a.png', data: png }, { name: 'data.bin', data: inner }]))).toBe('nested-zip');
+    expect(
+      messageOf(
+        await zip('n1.zip', [
+          { name: 'a.png', data: png },
+          { name: 'inner.zip', data: inner },
+        ]),
+      ),
+    ).toBe("n1.zip: entry 'inner.zip' is an archive inside the archive (nested-zip)");
+    expect(
+      ruleOf(
+        await zip('n2.zip', [
+          { name: 'a.png', data: png },
+          { name: 'data.bin', data: inner },
+        ]),
+      ),
+    ).toBe('nested-zip');
     expect(ruleOf(await zip('n3.zip', [{ name: 'a.7z', data: Buffer.from('7z\xbc\xaf\x27\x1c', 'latin1') }]))).toBe('nested-zip');
   });
 
   it('validates each image entry like a file', async () => {
-    expect(messageOf(await zip('cut.zip', [{ name: 'a.png', data: png.subarray(0, 3000) }])))
-      .toBe("cut.zip: entry 'a.png': PNG is truncated (inside chunk IDAT) (corrupt)");
-    expect(messageOf(await zip('fake.zip', [{ name: 'doc.jpg', data: Buffer.from('%PDF-1.4\n%%EOF\n') }])))
-      .toBe("fake.zip: entry 'doc.jpg': content is PDF, not JPG (disguised)");
-    expect(ruleOf(await zip('svg.zip', [{ name: 'x.svg', data: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><image href="http://e.example/a.png"/></svg>') }])))
-      .toBe('unsafe-svg');
+    expect(messageOf(await zip('cut.zip', [{ name: 'a.png', data: png.subarray(0, 3000) }]))).toBe(
+      "cut.zip: entry 'a.png': PNG is truncated (inside chunk IDAT) (corrupt)",
+    );
+    expect(messageOf(await zip('fake.zip', [{ name: 'doc.jpg', data: Buffer.from('%PDF-1.4\n%%EOF\n') }]))).toBe(
+      "fake.zip: entry 'doc.jpg': content is PDF, not JPG (disguised)",
+    );
+    expect(
+      ruleOf(
+        await zip('svg.zip', [{ name: 'x.svg', data: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><image href="http://e.example/a.png"/></svg>') }]),
+      ),
+    ).toBe('unsafe-svg');
     expect(ruleOf(await zip('empty-entry.zip', [{ name: 'a.png', data: Buffer.alloc(0) }]))).toBe('empty-file');
   });
 

@@ -4,15 +4,7 @@
  * `config set token -` reads the value from stdin so it stays out of shell history.
  */
 import { usageError } from '../../core/errors.js';
-import {
-  CONFIG_KEYS,
-  ENV_NAMES,
-  SECRET_KEYS,
-  isConfigKey,
-  openConfig,
-  validateValue,
-  type ConfigKey,
-} from '../config.js';
+import { CONFIG_KEYS, ENV_NAMES, SECRET_KEYS, isConfigKey, openConfig, validateValue, type ConfigKey } from '../config.js';
 import { EXIT } from '../exit-codes.js';
 import type { CliContext } from '../context.js';
 import { addSecret, maskSecret, redact } from '../redact.js';
@@ -53,7 +45,7 @@ export async function configSet(rawKey: string, rawValue: string, ctx: CliContex
   const normalised = validateValue(key, value, `config ${key}`, 'usage');
   const store = await openConfig(ctx.env);
   store.set(key, normalised);
-  ctx.stderr.write(redact(`set ${key} = ${showValue(key, normalised)} in ${store.path}`) + '\n');
+  ctx.stderr.write(`${redact(`set ${key} = ${showValue(key, normalised)} in ${store.path}`)}\n`);
   if (SECRET_KEYS.has(key) && rawValue !== '-') {
     ctx.stderr.write(`tip: \`batchup config set ${key} -\` reads the value from stdin and keeps it out of shell history\n`);
   }
@@ -69,7 +61,7 @@ export async function configGet(rawKey: string, ctx: CliContext): Promise<number
     return EXIT.OK;
   }
   if (SECRET_KEYS.has(key)) addSecret(value);
-  ctx.stdout.write(redact(showValue(key, value)) + '\n');
+  ctx.stdout.write(`${redact(showValue(key, value))}\n`);
   return EXIT.OK;
 }
 
@@ -83,7 +75,7 @@ export async function configList(ctx: CliContext): Promise<number> {
     if (value === undefined && !envSet) continue;
     if (value !== undefined && SECRET_KEYS.has(key)) addSecret(value);
     const shown = value === undefined ? '(not set)' : showValue(key, value);
-    ctx.stdout.write(redact(`${key} = ${shown}${envSet ? `  (overridden by ${envName})` : ''}`) + '\n');
+    ctx.stdout.write(`${redact(`${key} = ${shown}${envSet ? `  (overridden by ${envName})` : ''}`)}\n`);
   }
   return EXIT.OK;
 }
@@ -97,6 +89,6 @@ export async function configUnset(rawKey: string, ctx: CliContext): Promise<numb
 }
 
 export async function configPath(ctx: CliContext): Promise<number> {
-  ctx.stdout.write((await openConfig(ctx.env)).path + '\n');
+  ctx.stdout.write(`${(await openConfig(ctx.env)).path}\n`);
   return EXIT.OK;
 }

@@ -104,23 +104,26 @@ class Output implements CommandOutput {
   private lastLine = '';
   private readonly mode: 'json' | 'tty' | 'plain' | 'quiet';
 
-  constructor(private readonly ctx: CliContext, private readonly f: CommonFlags) {
+  constructor(
+    private readonly ctx: CliContext,
+    private readonly f: CommonFlags,
+  ) {
     this.mode = f.json ? 'json' : f.quiet ? 'quiet' : pickRendererKind({}, ctx.stderr, ctx.env) === 'tty' ? 'tty' : 'plain';
   }
 
   data(json: Record<string, unknown>, human: () => string[]): void {
     if (this.mode === 'json') {
-      this.ctx.stdout.write(redact(JSON.stringify(json)) + '\n');
+      this.ctx.stdout.write(`${redact(JSON.stringify(json))}\n`);
       return;
     }
     this.stop();
-    for (const line of human()) this.ctx.stdout.write(redact(line) + '\n');
+    for (const line of human()) this.ctx.stdout.write(`${redact(line)}\n`);
   }
 
   progress(text: string): void {
     if (this.mode === 'json' || this.mode === 'quiet') return;
     if (this.mode === 'plain') {
-      if (text !== this.lastLine) this.ctx.stderr.write(redact(text) + '\n');
+      if (text !== this.lastLine) this.ctx.stderr.write(`${redact(text)}\n`);
       this.lastLine = text;
       return;
     }
@@ -141,7 +144,7 @@ class Output implements CommandOutput {
   retryNote = (info: RetryInfo): void => {
     if (!this.f.verbose || this.mode === 'json') return;
     this.stop();
-    this.ctx.stderr.write(redact(`retry ${info.attempt} in ${formatDuration(info.delayMs)}: ${info.error.message} (${info.error.code})`) + '\n');
+    this.ctx.stderr.write(`${redact(`retry ${info.attempt} in ${formatDuration(info.delayMs)}: ${info.error.message} (${info.error.code})`)}\n`);
   };
 
   private startSpinner(text: string): void {

@@ -55,7 +55,9 @@ function protocolOptionsFrom(f: ServeFlags, protocols: readonly ProtocolDefiniti
   for (const p of protocols) {
     const given: Record<string, unknown> = {};
     const implied: Record<string, unknown> = {};
-    for (const [key, spec] of Object.entries(p.options as Record<string, { flag?: string; parse(t: string, f: string): unknown; implies?: Record<string, unknown> }>)) {
+    for (const [key, spec] of Object.entries(
+      p.options as Record<string, { flag?: string; parse(t: string, f: string): unknown; implies?: Record<string, unknown> }>,
+    )) {
       if (!spec.flag) continue;
       const option = new Option(spec.flag);
       const text = f[option.attributeName()];
@@ -140,7 +142,7 @@ export async function runServeCommand(flags: ServeFlags, ctx: CliContext, protoc
   const { options, seedChosen } = serveOptions(flags, ctx.env, ctx.cwd, protocols);
   addSecret(options.token);
   addSecret(options.secretKey);
-  const err = (line: string) => void ctx.stderr.write(redact(line) + '\n');
+  const err = (line: string) => void ctx.stderr.write(`${redact(line)}\n`);
   if (flags.verbose) options.log = (line) => err(line);
   ctx.announce = () => err('stopping…');
 

@@ -83,7 +83,7 @@ export function checkUploadFlags(
   paths: string[],
   f: UploadFlags,
 ): { maxRetries: number; timeoutMs: number; maxBatchFiles?: number; refreshBeforeMs?: number; maxDurationMs?: number } {
-  if (paths.length === 0 && !f.urls && !(f.fromManifest && f.fromManifest.length)) {
+  if (paths.length === 0 && !f.urls && !f.fromManifest?.length) {
     throw usageError('nothing to upload: give PATHS, --urls FILE or --from-manifest FILE');
   }
   if (f.sandbox && f.endpoint) {
@@ -97,8 +97,7 @@ export function checkUploadFlags(
     throw usageError(`--batch-id must be 1-128 letters, digits, '.', '_' or '-', got "${f.batchId}"`);
   }
   if (f.nameTemplate !== undefined && f.nameTemplate.trim() === '') throw usageError('--name-template is empty');
-  const maxRetries =
-    f.maxRetries === undefined ? DEFAULTS.maxRetries : parseIntInRange(f.maxRetries, 0, MAX_RETRIES_LIMIT, '--max-retries');
+  const maxRetries = f.maxRetries === undefined ? DEFAULTS.maxRetries : parseIntInRange(f.maxRetries, 0, MAX_RETRIES_LIMIT, '--max-retries');
   const timeoutMs = f.timeout === undefined ? DEFAULTS.timeoutMs : durationFlag(f.timeout, '--timeout', { min: 1 });
   if (timeoutMs > MAX_TIMEOUT_SECONDS * 1000) throw usageError(`--timeout is at most ${MAX_TIMEOUT_SECONDS / 3600} h, got "${f.timeout}"`);
   if (f.urls === '-' && f.fromManifest?.includes('-')) throw usageError("only one input can read stdin ('-')");
@@ -113,11 +112,7 @@ export function sandboxEndpoint(provider: Pick<AnyProvider, 'sandboxPath'>, orig
   return origin.replace(/\/+$/, '') + provider.sandboxPath;
 }
 
-export async function runUploadCommand(
-  paths: string[],
-  flags: UploadFlags & Record<string, unknown>,
-  ctx: CliContext,
-): Promise<number> {
+export async function runUploadCommand(paths: string[], flags: UploadFlags & Record<string, unknown>, ctx: CliContext): Promise<number> {
   const renderer = await createRenderer(
     { json: flags.json, quiet: flags.quiet, verbose: flags.verbose, progress: flags.progress },
     { stdout: ctx.stdout, stderr: ctx.stderr },
@@ -133,7 +128,7 @@ export async function runUploadCommand(
     renderer.error({ code: e.code, message: e.message, hint: hintFor(e) }, code);
     if (e.code === 'INTERNAL' && ctx.verbose) {
       const stack = (e.cause instanceof Error ? e.cause.stack : undefined) ?? e.stack;
-      if (stack) ctx.stderr.write(stack + '\n');
+      if (stack) ctx.stderr.write(`${stack}\n`);
     }
     ctx.errorShown = true;
     return code;
@@ -166,7 +161,12 @@ export async function runUploadCommand(
       throw usageError(`unknown provider '${settings.provider}' (known: ${providerNames().join(', ')})`);
     }
     const provider = getProvider(settings.provider);
-    const { options: values, foreign } = providerOptionsFrom(flags, ctx.env, provider.flags, providers().flatMap((p) => p.flags));
+    const { options: values, foreign } = providerOptionsFrom(
+      flags,
+      ctx.env,
+      provider.flags,
+      providers().flatMap((p) => p.flags),
+    );
     for (const f of foreign) renderer.warn(`${f} does not apply to provider ${settings.provider}; ignored`);
     // Every usage and configuration check happens here, before the first file is read.
     const providerOptions: unknown = provider.options(values, { batchId: flags.batchId, maxMemory });
@@ -265,7 +265,6 @@ export async function runUploadCommand(
     if (sandbox) await sandbox.close().catch(() => {});
   }
 }
-
 
 /**
  * BATCHUP_NOW (ISO-8601 or epoch ms) shifts the run's clock to that moment, so URL expiry and

@@ -15,7 +15,7 @@ export function truncateMiddle(text: string, width: number): string {
   const keep = width - 1;
   const head = Math.ceil(keep / 2);
   const tail = keep - head;
-  return text.slice(0, head) + '…' + (tail > 0 ? text.slice(text.length - tail) : '');
+  return `${text.slice(0, head)}…${tail > 0 ? text.slice(text.length - tail) : ''}`;
 }
 
 /** Last path segment of a file path or URL, for progress bars. */

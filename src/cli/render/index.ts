@@ -24,11 +24,7 @@ export interface OutputFlags {
 
 export type RendererKind = Renderer['kind'];
 
-export function pickRendererKind(
-  flags: OutputFlags,
-  stderr: { isTTY?: boolean; columns?: number },
-  env: NodeJS.ProcessEnv,
-): RendererKind {
+export function pickRendererKind(flags: OutputFlags, stderr: { isTTY?: boolean; columns?: number }, env: NodeJS.ProcessEnv): RendererKind {
   if (flags.json) return 'json';
   if (flags.quiet || flags.progress === false) return 'plain';
   if (stderr.isTTY !== true || env.TERM === 'dumb') return 'plain';

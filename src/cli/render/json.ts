@@ -20,7 +20,7 @@ export interface ErrorEvent {
 }
 
 export function toNdjsonLine(event: BatchupEvent | ErrorEvent): string {
-  return redact(JSON.stringify(event)) + '\n';
+  return `${redact(JSON.stringify(event))}\n`;
 }
 
 export class JsonRenderer implements Renderer {
@@ -40,25 +40,25 @@ export class JsonRenderer implements Renderer {
   event(e: BatchupEvent): void {
     this.#io.stdout.write(toNdjsonLine(e));
     for (const line of describeEvent(e, this.#paint, this.#seen)) {
-      if (line.level === 'error') this.#io.stderr.write(redact(line.text) + '\n');
+      if (line.level === 'error') this.#io.stderr.write(`${redact(line.text)}\n`);
     }
   }
 
   info(message: string): void {
-    if (this.#opts.verbose) this.#io.stderr.write(redact(message) + '\n');
+    if (this.#opts.verbose) this.#io.stderr.write(`${redact(message)}\n`);
   }
 
   notice(message: string): void {
-    this.#io.stderr.write(redact(message) + '\n');
+    this.#io.stderr.write(`${redact(message)}\n`);
   }
 
   warn(message: string): void {
-    this.#io.stderr.write(redact(`warning: ${message}`) + '\n');
+    this.#io.stderr.write(`${redact(`warning: ${message}`)}\n`);
   }
 
   error(err: { code: string; message: string; hint?: string }, exitCode: number): void {
     this.#io.stdout.write(toNdjsonLine({ type: 'error', code: err.code, message: err.message, exitCode }));
-    this.#io.stderr.write(redact(`error: ${err.message}${err.hint ? `\n  ${err.hint}` : ''}`) + '\n');
+    this.#io.stderr.write(`${redact(`error: ${err.message}${err.hint ? `\n  ${err.hint}` : ''}`)}\n`);
   }
 
   finish(_summary: RunSummary): void {}

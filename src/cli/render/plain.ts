@@ -34,9 +34,7 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
       return [{ level: 'verbose', text: `scan: ${e.candidates} ${e.candidates === 1 ? 'candidate' : 'candidates'}` }];
     case 'reject':
       seen.add(`rejected\0${e.rejection.source}`);
-      return [
-        { level: 'error', text: `${paint('red', 'rejected')} ${e.rejection.source}: ${unprefixed(e.rejection.message, e.rejection.source)}` },
-      ];
+      return [{ level: 'error', text: `${paint('red', 'rejected')} ${e.rejection.source}: ${unprefixed(e.rejection.message, e.rejection.source)}` }];
     case 'skip':
       seen.add(`skipped\0${e.source}`);
       return [{ level: 'verbose', text: `${paint('dim', 'skipped')} ${e.source}: ${e.reason}` }];
@@ -195,7 +193,7 @@ export class PlainRenderer implements Renderer {
   }
 
   #line(text: string): void {
-    this.#io.stderr.write(redact(text) + '\n');
+    this.#io.stderr.write(`${redact(text)}\n`);
   }
 
   event(e: BatchupEvent): void {

@@ -14,17 +14,7 @@ import cliProgress from 'cli-progress';
 import ora, { type Ora } from 'ora';
 import type { BatchupEvent, RunSummary } from '../../core/events.js';
 import { redact } from '../redact.js';
-import {
-  bar,
-  displayName,
-  formatBytes,
-  formatDuration,
-  formatSummary,
-  makePaint,
-  percent,
-  truncateMiddle,
-  type Paint,
-} from './format.js';
+import { bar, displayName, formatBytes, formatDuration, formatSummary, makePaint, percent, truncateMiddle, type Paint } from './format.js';
 import { describeEvent, shouldPrint } from './plain.js';
 import { Stats, type BatchStats } from './stats.js';
 import type { RenderIO, RenderOptions, Renderer } from './types.js';
@@ -66,7 +56,7 @@ export class TtyRenderer implements Renderer {
 
   /** A line above the bars / spinner. */
   #log(text: string): void {
-    const line = redact(text) + '\n';
+    const line = `${redact(text)}\n`;
     if (this.#multibar) {
       this.#multibar.log(line);
     } else if (this.#spinner) {
@@ -292,7 +282,7 @@ export class TtyRenderer implements Renderer {
 
   error(err: { code: string; message: string; hint?: string }, _exitCode: number): void {
     this.close();
-    this.#io.stderr.write(redact(`${this.#paint('red', 'error:')} ${err.message}${err.hint ? `\n  ${err.hint}` : ''}`) + '\n');
+    this.#io.stderr.write(`${redact(`${this.#paint('red', 'error:')} ${err.message}${err.hint ? `\n  ${err.hint}` : ''}`)}\n`);
   }
 
   finish(summary: RunSummary): void {
@@ -304,7 +294,7 @@ export class TtyRenderer implements Renderer {
       plannedImages: this.stats.plannedImages,
     });
     const bad = summary.failed + summary.rejected > 0 || summary.interrupted;
-    this.#io.stderr.write(redact(this.#paint(bad ? 'yellow' : 'green', line)) + '\n');
+    this.#io.stderr.write(`${redact(this.#paint(bad ? 'yellow' : 'green', line))}\n`);
   }
 
   close(): void {

@@ -26,7 +26,10 @@ class LzwChecker {
   private nbits = 0;
   done = false;
 
-  constructor(private readonly minCodeSize: number, private readonly frame: number) {
+  constructor(
+    private readonly minCodeSize: number,
+    private readonly frame: number,
+  ) {
     this.clear = 1 << minCodeSize;
     this.eoi = this.clear + 1;
     this.codeSize = minCodeSize + 1;

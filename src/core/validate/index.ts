@@ -38,7 +38,6 @@ import { checkAvi, checkEbml, checkIsoBmff } from './video.js';
 import { checkWebp } from './webp.js';
 import { checkZip, type ZipOutcome } from './zip.js';
 
-export { Problem } from './source.js';
 export type { Shape } from './limits.js';
 
 const HEAD_BYTES = 64 * 1024;

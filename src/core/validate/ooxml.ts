@@ -20,7 +20,7 @@ export const VERIFIED_CONTAINERS: ReadonlySet<string> = new Set(['docx']);
 const MAX_ENTRIES = 100_000;
 
 export async function checkDocx(src: ByteSource, policy: ValidationPolicy): Promise<Shape> {
-  let zf;
+  let zf: Awaited<ReturnType<typeof openZip>>;
   try {
     zf = await openZip(src);
   } catch (err) {

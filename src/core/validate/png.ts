@@ -96,7 +96,7 @@ export async function checkPng(src: ByteSource, policy: ValidationPolicy): Promi
       });
     }
     const stored = await cur.u32be();
-    if ((crc >>> 0) !== stored) fail('corrupt', `PNG chunk ${type} has a bad CRC`);
+    if (crc >>> 0 !== stored) fail('corrupt', `PNG chunk ${type} has a bad CRC`);
 
     if (type === 'IHDR' && data) {
       if (index !== 0) fail('corrupt', 'PNG has more than one IHDR chunk');

@@ -8,7 +8,10 @@ import type { RejectRule } from '../types.js';
 
 /** Thrown by checkers; turned into a Rejection by the caller. `detail` has no file name. */
 export class Problem extends Error {
-  constructor(readonly rule: RejectRule, readonly detail: string) {
+  constructor(
+    readonly rule: RejectRule,
+    readonly detail: string,
+  ) {
     super(detail);
     this.name = 'Problem';
   }
@@ -37,7 +40,11 @@ export class BufferSource implements ByteSource {
 
 /** A window [start, start+size) of another source (an icon inside an ICO, …). */
 export class SliceSource implements ByteSource {
-  constructor(private readonly inner: ByteSource, private readonly start: number, readonly size: number) {}
+  constructor(
+    private readonly inner: ByteSource,
+    private readonly start: number,
+    readonly size: number,
+  ) {}
   read(offset: number, length: number): Promise<Buffer> {
     const len = Math.max(0, Math.min(length, this.size - offset));
     return this.inner.read(this.start + offset, len);
@@ -45,7 +52,11 @@ export class SliceSource implements ByteSource {
 }
 
 export class FileSource implements ByteSource {
-  constructor(private readonly fh: FileHandle, readonly size: number, readonly head: Buffer) {}
+  constructor(
+    private readonly fh: FileHandle,
+    readonly size: number,
+    readonly head: Buffer,
+  ) {}
 
   static async open(fh: FileHandle, size: number, headBytes: number): Promise<FileSource> {
     const n = Math.min(size, headBytes);

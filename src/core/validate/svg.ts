@@ -24,8 +24,22 @@ const NAME = /[A-Za-z_:\u00C0-\uFFFF][\w.\-:\u00B7\u00C0-\uFFFF]*/y;
 const WS = /[ \t\r\n]*/y;
 const PREDEFINED = new Set(['lt', 'gt', 'amp', 'quot', 'apos']);
 const LOADING_ELEMENTS = new Set([
-  'image', 'use', 'feimage', 'script', 'iframe', 'img', 'embed', 'object', 'audio', 'video', 'source',
-  'track', 'link', 'tref', 'frame', 'portal',
+  'image',
+  'use',
+  'feimage',
+  'script',
+  'iframe',
+  'img',
+  'embed',
+  'object',
+  'audio',
+  'video',
+  'source',
+  'track',
+  'link',
+  'tref',
+  'frame',
+  'portal',
 ]);
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
@@ -164,7 +178,7 @@ function checkDoctype(decl: string): Map<string, string> {
   for (const m of subset.matchAll(/<!ENTITY\s+(%\s+)?([^\s"'>]+)\s+([^>]*)>/gi)) {
     const [, param, name, rest] = m;
     if (param) fail('unsafe-svg', 'declares a parameter entity in its DOCTYPE');
-    const v = /^(["'])([^]*)\1\s*$/.exec(rest!.trim());
+    const v = /^(["'])([\s\S]*)\1\s*$/.exec(rest!.trim());
     if (!v) fail('unsafe-svg', `declares an external entity '${name}' in its DOCTYPE`);
     const value = v![2]!;
     if (/[&%]/.test(value) || value.length > MAX_ENTITY_VALUE) fail('unsafe-svg', `declares an expanding entity '${name}' in its DOCTYPE`);
@@ -318,7 +332,11 @@ function svgSize(attrs: Map<string, string>): Shape {
   };
   let width = abs(attrs.get('width'));
   let height = abs(attrs.get('height'));
-  const vb = attrs.get('viewBox')?.trim().split(/[\s,]+/).map(Number);
+  const vb = attrs
+    .get('viewBox')
+    ?.trim()
+    .split(/[\s,]+/)
+    .map(Number);
   if (vb && vb.length === 4 && vb.every(Number.isFinite)) {
     width ??= vb[2];
     height ??= vb[3];

@@ -10,7 +10,22 @@ import { checkFrames, checkPixels, type Shape } from './limits.js';
 import { fail, type ByteSource } from './source.js';
 
 const TYPE_SIZES: Record<number, number> = {
-  1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8,
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+  13: 4,
+  16: 8,
+  17: 8,
+  18: 8,
 };
 /** Most strip/tile entries we read back to bounds-check (larger arrays are only range-checked). */
 const MAX_CHECKED_BLOCKS = 65536;
@@ -112,7 +127,10 @@ export async function checkTiff(src: ByteSource, policy: ValidationPolicy): Prom
     checkPixels(width!, height!, policy, pages > 1 ? `page ${pages}` : 'image');
     first ??= { width: width!, height: height! };
 
-    for (const [offTag, cntTag, what] of [[273, 279, 'strip'], [324, 325, 'tile']] as const) {
+    for (const [offTag, cntTag, what] of [
+      [273, 279, 'strip'],
+      [324, 325, 'tile'],
+    ] as const) {
       const offs = tags.get(offTag);
       const cnts = tags.get(cntTag);
       if (!offs && !cnts) continue;

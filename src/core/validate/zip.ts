@@ -37,8 +37,19 @@ export const DEFAULT_RATIO_MIN_BYTES = 1024 * 1024;
 
 /** Most serious first: the rejection reports the first rule in this order that was found. */
 const SEVERITY: readonly RejectRule[] = [
-  'unsafe-zip', 'zip-bomb', 'encrypted-zip', 'nested-zip', 'unsupported-type', 'too-large', 'image-bomb',
-  'unsafe-svg', 'disguised', 'corrupt', 'empty-file', 'unreadable', 'empty-zip',
+  'unsafe-zip',
+  'zip-bomb',
+  'encrypted-zip',
+  'nested-zip',
+  'unsupported-type',
+  'too-large',
+  'image-bomb',
+  'unsafe-svg',
+  'disguised',
+  'corrupt',
+  'empty-file',
+  'unreadable',
+  'empty-zip',
 ];
 
 /** An entry name fit for a one-line message: control characters escaped, long names cut. */
@@ -105,9 +116,7 @@ function decodeName(e: yauzl.Entry): { name: string; backslash: boolean } {
   const raw = e.fileNameRaw;
   const name = yauzl.getFileNameLowLevel(e.generalPurposeBitFlag, raw, e.extraFields, true);
   const utf8 = (e.generalPurposeBitFlag & 0x800) !== 0;
-  const unicodeExtra = e.extraFields.some(
-    (f) => f.id === 0x7075 && f.data.length >= 6 && f.data[0] === 1 && f.data.readUInt32LE(1) === crc32(raw) >>> 0,
-  );
+  const unicodeExtra = e.extraFields.some((f) => f.id === 0x7075 && f.data.length >= 6 && f.data[0] === 1 && f.data.readUInt32LE(1) === crc32(raw) >>> 0);
   let backslash = false;
   if (utf8 || unicodeExtra) {
     backslash = name.includes('\\');
@@ -224,7 +233,11 @@ export async function checkZip(src: ByteSource, policy: ValidationPolicy, inspec
     // Duplicates (after trivial normalisation).
     const seen = new Set<string>();
     for (const r of rows) {
-      const key = r.name.normalize('NFC').replace(/^(\.\/)+/, '').replace(/\/+/g, '/').replace(/\/$/, '');
+      const key = r.name
+        .normalize('NFC')
+        .replace(/^(\.\/)+/, '')
+        .replace(/\/+/g, '/')
+        .replace(/\/$/, '');
       if (seen.has(key)) {
         add('unsafe-zip', `entry '${show(r.name)}' appears more than once`);
         r.readable = false;

@@ -10,18 +10,8 @@
  */
 import type { Readable } from 'node:stream';
 import { BatchupError } from '../../core/errors.js';
-import { Http, httpError, type SendResponse } from '../../core/http.js';
-import {
-  PATHS,
-  jobIdOf,
-  type BatchInfo,
-  type FilesPage,
-  type JobStatus,
-  type PartAck,
-  type RunInfo,
-  type RunResults,
-  type SessionStart,
-} from './contract.js';
+import { type Http, httpError, type SendResponse } from '../../core/http.js';
+import { PATHS, jobIdOf, type BatchInfo, type FilesPage, type JobStatus, type PartAck, type RunInfo, type RunResults, type SessionStart } from './contract.js';
 
 export interface AihubApiOptions {
   http: Http;
@@ -106,7 +96,7 @@ export class AihubApi {
     const v = Array.isArray(location) ? location[0] : location;
     if (!v) return undefined;
     try {
-      const u = new URL(v, this.root + '/');
+      const u = new URL(v, `${this.root}/`);
       return u.origin === this.origin ? u.href.replace(/\/+$/, '') : undefined;
     } catch {
       return undefined;
@@ -309,4 +299,3 @@ export function errorOf(res: SendResponse, what: string): BatchupError {
   if (res.status === 404) return new BatchupError('NOT_FOUND', message, { status: 404, retryable: false });
   return httpError(res, message);
 }
-

@@ -61,7 +61,10 @@ export async function runApp(
       onUpdate: emitRun,
       onRetry: onRetry(`run ${run.id}`),
     });
-    results = final.status === 'COMPLETE' ? await allResults(api, run.id, { signal: ctx.signal, retry: ctx.retry, onRetry: onRetry('run results') }) : { files: [], pages: 0 };
+    results =
+      final.status === 'COMPLETE'
+        ? await allResults(api, run.id, { signal: ctx.signal, retry: ctx.retry, onRetry: onRetry('run results') })
+        : { files: [], pages: 0 };
   } catch (raw) {
     const err = toBatchupError(raw);
     ctx.emit({ type: 'batch-failed', batchId: planId, error: `app run ${s.runApp}: ${err.message}`, code: err.code, files: 0 });
@@ -69,7 +72,13 @@ export async function runApp(
     return undefined;
   }
   if (final.status !== 'COMPLETE') {
-    ctx.emit({ type: 'batch-failed', batchId: planId, error: `app run ${final.id} (${s.runApp}) ended ${final.status}${final.msg ? `: ${final.msg}` : ''}`, code: 'REMOTE', files: 0 });
+    ctx.emit({
+      type: 'batch-failed',
+      batchId: planId,
+      error: `app run ${final.id} (${s.runApp}) ended ${final.status}${final.msg ? `: ${final.msg}` : ''}`,
+      code: 'REMOTE',
+      files: 0,
+    });
   }
 
   // Each uploaded file's entry gets its documents.

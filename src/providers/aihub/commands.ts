@@ -67,7 +67,10 @@ const RUN: Record<string, (c: Conn, args: string[], f: F) => Promise<void>> = {
       list = await listAllBatches(c.api, q, { signal: c.signal, retry: c.retry, onRetry: c.out.retryNote });
     }
     c.out.data({ type: 'batches', batches: list, ...(next !== undefined ? { next_offset: next } : {}) }, () => [
-      ...table(['ID', 'NAME', 'WORKSPACE', 'OWNER', 'CREATED'], list.map((b) => [String(b.id), b.name, b.workspace ?? '', b.batch_owner ?? '', isoOf(b.created_at_ms)])),
+      ...table(
+        ['ID', 'NAME', 'WORKSPACE', 'OWNER', 'CREATED'],
+        list.map((b) => [String(b.id), b.name, b.workspace ?? '', b.batch_owner ?? '', isoOf(b.created_at_ms)]),
+      ),
       `${list.length} batch${list.length === 1 ? '' : 'es'}${next !== undefined ? ` (more: --offset ${next})` : ''}`,
     ]);
     return;
@@ -77,7 +80,9 @@ const RUN: Record<string, (c: Conn, args: string[], f: F) => Promise<void>> = {
     const id = batchIdArg(args[0]);
     const b = await withRetry(() => c.api.getBatch(id, c.signal), { policy: c.retry, signal: c.signal, onRetry: c.out.retryNote });
     if (!b) throw new BatchupError('NOT_FOUND', `aihub batch ${id} does not exist, or denied access`, { status: 404, retryable: false });
-    c.out.data({ type: 'batch', batch: b }, () => Object.entries(b).map(([k, v]) => `${k}: ${k.endsWith('_ms') ? `${isoOf(v as number)} (${String(v)})` : String(v)}`));
+    c.out.data({ type: 'batch', batch: b }, () =>
+      Object.entries(b).map(([k, v]) => `${k}: ${k.endsWith('_ms') ? `${isoOf(v as number)} (${String(v)})` : String(v)}`),
+    );
     return;
   },
 
@@ -85,7 +90,7 @@ const RUN: Record<string, (c: Conn, args: string[], f: F) => Promise<void>> = {
     const name = args[0] ?? '';
     if (!name.trim()) throw usageError('the batch name is empty');
     // Not retried blindly: see createBatch in ops.ts for how a lost answer is resolved.
-        const { id } = await createBatch(c.api, name, f.workspace, { signal: c.signal, retry: c.retry, onRetry: c.out.retryNote });
+    const { id } = await createBatch(c.api, name, f.workspace, { signal: c.signal, retry: c.retry, onRetry: c.out.retryNote });
     c.out.data({ type: 'batch-created', id, name, workspace: f.workspace ?? null }, () => [id]);
     return;
   },
@@ -97,7 +102,11 @@ const RUN: Record<string, (c: Conn, args: string[], f: F) => Promise<void>> = {
     let nodes: { name: string; size: number }[] = [];
     let next: string | null | undefined;
     if (onePage) {
-      const page = await withRetry(() => c.api.listFiles(id, { pageSize, startToken: f.startToken }, c.signal), { policy: c.retry, signal: c.signal, onRetry: c.out.retryNote });
+      const page = await withRetry(() => c.api.listFiles(id, { pageSize, startToken: f.startToken }, c.signal), {
+        policy: c.retry,
+        signal: c.signal,
+        onRetry: c.out.retryNote,
+      });
       nodes = page.nodes;
       next = page.has_more ? page.next_page_token : null;
     } else {
@@ -112,7 +121,11 @@ const RUN: Record<string, (c: Conn, args: string[], f: F) => Promise<void>> = {
     }
     const total = nodes.reduce((n, x) => n + (Number(x.size) || 0), 0);
     c.out.data({ type: 'files', batch_id: id, nodes, ...(onePage ? { next_page_token: next ?? null, has_more: Boolean(next) } : {}) }, () => [
-      ...table(['SIZE', 'NAME'], nodes.map((n) => [String(n.size), n.name]), [true, false]),
+      ...table(
+        ['SIZE', 'NAME'],
+        nodes.map((n) => [String(n.size), n.name]),
+        [true, false],
+      ),
       `${nodes.length} file${nodes.length === 1 ? '' : 's'}, ${formatBytes(total)}${next ? ` (more: --start-token ${next})` : ''}`,
     ]);
     return;
@@ -141,7 +154,9 @@ const RUN: Record<string, (c: Conn, args: string[], f: F) => Promise<void>> = {
         continue;
       }
       if (f.wait === false) {
-        c.out.data({ type: 'job', batch_id: id, file: t.name ?? null, job_id: job.jobId, job_url: job.jobUrl }, () => [`deleting ${t.label}: job ${job.jobId}`]);
+        c.out.data({ type: 'job', batch_id: id, file: t.name ?? null, job_id: job.jobId, job_url: job.jobUrl }, () => [
+          `deleting ${t.label}: job ${job.jobId}`,
+        ]);
         continue;
       }
       const final = await watchJob(c, job, t.label, f);
@@ -150,7 +165,8 @@ const RUN: Record<string, (c: Conn, args: string[], f: F) => Promise<void>> = {
       ]);
       if (final.state !== 'COMPLETE') failed++;
     }
-    if (failed) throw new BatchupError('REMOTE', `${failed} of ${targets.length} delete job${targets.length === 1 ? '' : 's'} did not complete`, { retryable: false });
+    if (failed)
+      throw new BatchupError('REMOTE', `${failed} of ${targets.length} delete job${targets.length === 1 ? '' : 's'} did not complete`, { retryable: false });
     return;
   },
 
@@ -158,9 +174,14 @@ const RUN: Record<string, (c: Conn, args: string[], f: F) => Promise<void>> = {
     const jobId = (args[0] ?? '').trim();
     if (!jobId) throw usageError('give a job id');
     const job = { jobId };
-    const s = f.wait ? await watchJob(c, job, `job ${jobId}`, f) : await withRetry(() => c.api.getJob(job, c.signal), { policy: c.retry, signal: c.signal, onRetry: c.out.retryNote });
-    c.out.data({ type: 'job', job_id: jobId, state: s.state, message: s.message ?? null }, () => [`job ${jobId}: ${s.state}${s.message ? ` — ${s.message}` : ''}`]);
-    if (f.wait && s.state !== 'COMPLETE') throw new BatchupError('REMOTE', `job ${jobId} ended ${s.state}${s.message ? `: ${s.message}` : ''}`, { retryable: false });
+    const s = f.wait
+      ? await watchJob(c, job, `job ${jobId}`, f)
+      : await withRetry(() => c.api.getJob(job, c.signal), { policy: c.retry, signal: c.signal, onRetry: c.out.retryNote });
+    c.out.data({ type: 'job', job_id: jobId, state: s.state, message: s.message ?? null }, () => [
+      `job ${jobId}: ${s.state}${s.message ? ` — ${s.message}` : ''}`,
+    ]);
+    if (f.wait && s.state !== 'COMPLETE')
+      throw new BatchupError('REMOTE', `job ${jobId} ended ${s.state}${s.message ? `: ${s.message}` : ''}`, { retryable: false });
     return;
   },
 
@@ -246,7 +267,11 @@ async function finishRun(c: Conn, run: RunInfo, f: F): Promise<void> {
   } else {
     c.out.data({ type: 'results', run, pages, file_offset: fileOffset, files }, () => [
       ...describeRun(run),
-      ...table(['FILE', 'DOCUMENTS'], files.map((x) => [x.original_file_name, String(x.documents?.length ?? 0)]), [false, true]),
+      ...table(
+        ['FILE', 'DOCUMENTS'],
+        files.map((x) => [x.original_file_name, String(x.documents?.length ?? 0)]),
+        [false, true],
+      ),
       `${files.length} file(s) in ${pages} page(s)`,
     ]);
   }
@@ -293,58 +318,86 @@ export const AIHUB_COMMANDS: readonly CommandGroup[] = [
     name: 'batches',
     description: 'manage aihub batches: list, show, create, files, rm, job',
     options: [ibContext],
-    examples: [
-      'batchup batches list --workspace finance',
-      'batchup batches files 1234',
-      'batchup batches rm 1234 --file old.pdf',
-    ],
+    examples: ['batchup batches list --workspace finance', 'batchup batches files 1234', 'batchup batches rm 1234 --file old.pdf'],
     commands: [
-      command('batches', 'list', 'list batches (every page, or one page with --limit/--offset)', [], [
-        flag('--workspace <name>', 'only batches in this workspace', 'workspace'),
-        flag('--username <user>', 'only batches created by this user', 'username'),
-        flag('--limit <n>', 'one page of at most N batches', 'limit'),
-        flag('--offset <n>', 'start of the page (with --limit)', 'offset'),
-      ]),
+      command(
+        'batches',
+        'list',
+        'list batches (every page, or one page with --limit/--offset)',
+        [],
+        [
+          flag('--workspace <name>', 'only batches in this workspace', 'workspace'),
+          flag('--username <user>', 'only batches created by this user', 'username'),
+          flag('--limit <n>', 'one page of at most N batches', 'limit'),
+          flag('--offset <n>', 'start of the page (with --limit)', 'offset'),
+        ],
+      ),
       command('batches', 'show', 'show one batch', [{ name: 'batch-id' }], []),
-      command('batches', 'create', 'create an empty batch and print its id', [{ name: 'name' }], [flag('--workspace <name>', 'workspace to create it in', 'workspace')]),
-      command('batches', 'files', "list a batch's files (every page, or one page with --page-size/--start-token)", [{ name: 'batch-id' }], [
-        flag('--page-size <n>', 'one page of at most N files', 'pageSize'),
-        flag('--start-token <token>', 'continue from this next_page_token', 'startToken'),
-      ]),
-      command('batches', 'rm', 'delete a batch, or only some of its files, and wait for the job', [{ name: 'batch-id' }], [
-        flag('--file <name>', 'delete only this file (repeatable)', 'file', { repeatable: true }),
-        noWait,
-        pollTimeout,
-      ], true),
-      command('batches', 'job', 'show a delete job; --wait polls it until it ends', [{ name: 'job-id' }], [
-        flag('--wait', 'poll until COMPLETE / FAILED / CANCELLED', 'wait'),
-        pollTimeout,
-      ], true),
+      command(
+        'batches',
+        'create',
+        'create an empty batch and print its id',
+        [{ name: 'name' }],
+        [flag('--workspace <name>', 'workspace to create it in', 'workspace')],
+      ),
+      command(
+        'batches',
+        'files',
+        "list a batch's files (every page, or one page with --page-size/--start-token)",
+        [{ name: 'batch-id' }],
+        [flag('--page-size <n>', 'one page of at most N files', 'pageSize'), flag('--start-token <token>', 'continue from this next_page_token', 'startToken')],
+      ),
+      command(
+        'batches',
+        'rm',
+        'delete a batch, or only some of its files, and wait for the job',
+        [{ name: 'batch-id' }],
+        [flag('--file <name>', 'delete only this file (repeatable)', 'file', { repeatable: true }), noWait, pollTimeout],
+        true,
+      ),
+      command(
+        'batches',
+        'job',
+        'show a delete job; --wait polls it until it ends',
+        [{ name: 'job-id' }],
+        [flag('--wait', 'poll until COMPLETE / FAILED / CANCELLED', 'wait'), pollTimeout],
+        true,
+      ),
     ],
   },
   {
     name: 'runs',
     description: 'run aihub apps on batches: start, show, results',
     options: [ibContext],
-    examples: [
-      'batchup runs start doc-extract --batch-id 1234 --results results.json',
-      'batchup runs show 987',
-      'batchup runs results 987 --file-offset 100',
-    ],
+    examples: ['batchup runs start doc-extract --batch-id 1234 --results results.json', 'batchup runs show 987', 'batchup runs results 987 --file-offset 100'],
     commands: [
-      command('runs', 'start', 'start an app run on a batch, wait for it and read its results', [{ name: 'app', description: 'app name or id (id:<x> / name:<x> force either)' }], [
-        flag('--batch-id <id>', 'the batch to run on', 'batchId', { required: true }),
-        flag('--owner <owner>', 'owner of the app', 'owner'),
-        flag('--app-version <version>', 'app version', 'appVersion'),
-        flag('--results <file>', 'write the results (every page) to this JSON file', 'results'),
-        noWait,
-        pollTimeout,
-      ], true),
+      command(
+        'runs',
+        'start',
+        'start an app run on a batch, wait for it and read its results',
+        [{ name: 'app', description: 'app name or id (id:<x> / name:<x> force either)' }],
+        [
+          flag('--batch-id <id>', 'the batch to run on', 'batchId', { required: true }),
+          flag('--owner <owner>', 'owner of the app', 'owner'),
+          flag('--app-version <version>', 'app version', 'appVersion'),
+          flag('--results <file>', 'write the results (every page) to this JSON file', 'results'),
+          noWait,
+          pollTimeout,
+        ],
+        true,
+      ),
       command('runs', 'show', "show a run's status", [{ name: 'run-id' }], []),
-      command('runs', 'results', "read a run's results (every page from --file-offset)", [{ name: 'run-id' }], [
-        flag('--file-offset <n>', 'first file (default 0)', 'fileOffset'),
-        flag('--results <file>', 'write them to this JSON file instead of stdout', 'results'),
-      ], true),
+      command(
+        'runs',
+        'results',
+        "read a run's results (every page from --file-offset)",
+        [{ name: 'run-id' }],
+        [
+          flag('--file-offset <n>', 'first file (default 0)', 'fileOffset'),
+          flag('--results <file>', 'write them to this JSON file instead of stdout', 'results'),
+        ],
+        true,
+      ),
     ],
   },
 ];

@@ -64,7 +64,6 @@ export function expectedPartSize(fileSize: number, partSize: number, partNum: nu
   return partNum < n ? partSize : fileSize - (n - 1) * partSize;
 }
 
-export const JOB_STATES = ['PENDING', 'RUNNING', 'COMPLETE', 'FAILED', 'CANCELLED'] as const;
 /** A job is over in these states. */
 export const JOB_DONE: ReadonlySet<string> = new Set(['COMPLETE', 'FAILED', 'CANCELLED']);
 

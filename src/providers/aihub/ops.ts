@@ -55,19 +55,16 @@ export async function createBatch(
 ): Promise<{ id: string; adopted: boolean }> {
   const now = o.now ?? Date.now;
   const since = now() - ADOPT_WINDOW_MS;
-  return withRetry(
-    async (attempt) => {
-      if (attempt > 0) {
-        const mine = (await listAllBatches(api, { workspace }, { signal: o.signal }))
-          .filter((b) => b.name === name && Number(b.created_at_ms) >= since)
-          .sort((a, b) => Number(b.created_at_ms) - Number(a.created_at_ms))[0];
-        if (mine) return { id: String(mine.id), adopted: true };
-      }
-      const { id } = await api.createBatch(name, workspace, o.signal);
-      return { id, adopted: false };
-    },
-    retrying(o),
-  );
+  return withRetry(async (attempt) => {
+    if (attempt > 0) {
+      const mine = (await listAllBatches(api, { workspace }, { signal: o.signal }))
+        .filter((b) => b.name === name && Number(b.created_at_ms) >= since)
+        .sort((a, b) => Number(b.created_at_ms) - Number(a.created_at_ms))[0];
+      if (mine) return { id: String(mine.id), adopted: true };
+    }
+    const { id } = await api.createBatch(name, workspace, o.signal);
+    return { id, adopted: false };
+  }, retrying(o));
 }
 
 /** A file of a batch by name (pages through the listing), or undefined. */

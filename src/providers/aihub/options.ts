@@ -65,7 +65,11 @@ export function screenItems(items: readonly Item[]): Screened[] {
     }
     const first = byName.get(it.name);
     if (first) {
-      out.push({ item: it, rule: 'duplicate-name', detail: `remote name '${it.name}' is already used by ${first.source} in this batch (use --name-template, e.g. '{parent}-{name}')` });
+      out.push({
+        item: it,
+        rule: 'duplicate-name',
+        detail: `remote name '${it.name}' is already used by ${first.source} in this batch (use --name-template, e.g. '{parent}-{name}')`,
+      });
       continue;
     }
     byName.set(it.name, it);

@@ -125,7 +125,14 @@ async function multipart(u: FileUpload, progress: (sent: number, resumed?: numbe
       : await withRetry(() => api.startSession(batchId, it.name, size, ctx.signal), { policy: ctx.retry, signal: ctx.signal, onRetry });
     const acked = new Map<number, string | number>(saved ? Object.entries(saved.parts).map(([k, v]) => [Number(k), v]) : []);
     const record = () =>
-      ctx.state.put(key, { url: session.url, id: session.id, partSize: session.partSize, size, mtimeMs: it.mtimeMs, parts: Object.fromEntries(acked) } satisfies SavedSession);
+      ctx.state.put(key, {
+        url: session.url,
+        id: session.id,
+        partSize: session.partSize,
+        size,
+        mtimeMs: it.mtimeMs,
+        parts: Object.fromEntries(acked),
+      } satisfies SavedSession);
     if (!resumed) record();
 
     const all = planParts(size, session.partSize);
@@ -153,7 +160,12 @@ async function multipart(u: FileUpload, progress: (sent: number, resumed?: numbe
           record();
         },
         onProgress: (bytes) => progress(resumedBytes + bytes, resumedBytes),
-        onRetry: (part, error, attempt, delayMs) => onRetry({ attempt, delayMs, error: new BatchupError(error.code, `part ${part.number}: ${error.message}`, { retryable: error.retryable, status: error.status }) }),
+        onRetry: (part, error, attempt, delayMs) =>
+          onRetry({
+            attempt,
+            delayMs,
+            error: new BatchupError(error.code, `part ${part.number}: ${error.message}`, { retryable: error.retryable, status: error.status }),
+          }),
         retry: ctx.retry,
         signal: ctx.signal,
         memory,
@@ -210,4 +222,3 @@ async function commit(
     { policy: ctx.retry, signal: ctx.signal, onRetry },
   );
 }
-

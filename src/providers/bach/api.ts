@@ -3,7 +3,7 @@
  * the server's own message surfaced in every error.
  */
 import { BatchupError } from '../../core/errors.js';
-import { Http, httpError, type SendResponse } from '../../core/http.js';
+import { type Http, httpError, type SendResponse } from '../../core/http.js';
 import type { StreamingBody } from '../../core/bodies.js';
 import { CODES, LIMITS, MESSAGES, PATHS, type Envelope, type StatusData, type SubmitData } from './contract.js';
 

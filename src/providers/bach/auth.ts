@@ -14,14 +14,16 @@ const RENEW_BEFORE_S = 5 * 60;
 export class BachAuth {
   private cached?: { token: string; exp: number };
 
-  constructor(private readonly auth: AuthOptions, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly auth: AuthOptions,
+    private readonly now: () => number = Date.now,
+  ) {
     if (auth.token || (auth.accessKey && auth.secretKey)) return;
     if (auth.accessKey || auth.secretKey) {
       throw configError('bach key pair is incomplete: both BATCHUP_ACCESS_KEY and BATCHUP_SECRET_KEY are needed');
     }
     throw configError(
-      'bach needs credentials: set BATCHUP_TOKEN (or --token-file, or `batchup config set token -`), ' +
-        'or BATCHUP_ACCESS_KEY and BATCHUP_SECRET_KEY',
+      'bach needs credentials: set BATCHUP_TOKEN (or --token-file, or `batchup config set token -`), ' + 'or BATCHUP_ACCESS_KEY and BATCHUP_SECRET_KEY',
     );
   }
 

@@ -29,9 +29,7 @@ export const LIMITS = {
   urlTtlMs: 30 * 24 * 3600 * 1000,
 } as const;
 
-export const ALLOWED_EXTENSIONS = [
-  'jpg', 'jpeg', 'png', 'gif', 'bmp', 'webp', 'svg', 'ico', 'tiff', 'tif', 'zip',
-] as const;
+export const ALLOWED_EXTENSIONS = ['jpg', 'jpeg', 'png', 'gif', 'bmp', 'webp', 'svg', 'ico', 'tiff', 'tif', 'zip'] as const;
 
 export const STATUS = {
   pending: 'TASK_PENDING',
@@ -54,10 +52,14 @@ export function ordinal(n: number): string {
   const mod100 = n % 100;
   if (mod100 >= 11 && mod100 <= 13) return `${n}th`;
   switch (n % 10) {
-    case 1: return `${n}st`;
-    case 2: return `${n}nd`;
-    case 3: return `${n}rd`;
-    default: return `${n}th`;
+    case 1:
+      return `${n}st`;
+    case 2:
+      return `${n}nd`;
+    case 3:
+      return `${n}rd`;
+    default:
+      return `${n}th`;
   }
 }
 
@@ -73,8 +75,7 @@ export const MESSAGES = {
   /** `position` is 1-based. */
   tooLarge: (position: number, name: string, bytes: number) =>
     `The ${ordinal(position)} image '${name}' size is ${mb(bytes)}MB, exceeds the maximum limit of 10MB.`,
-  badExtension: (position: number, name: string, ext: string) =>
-    `The ${ordinal(position)} file '${name}' extension '${ext}' is not supported.`,
+  badExtension: (position: number, name: string, ext: string) => `The ${ordinal(position)} file '${name}' extension '${ext}' is not supported.`,
   /** ASSUMED text (URL items fail at processing time). */
   urlTooLarge: (bytes: number) => `Image size from URL is ${mb(bytes)}MB, exceeds the maximum limit of 10MB.`,
   /** ASSUMED text. */
@@ -85,22 +86,17 @@ export const MESSAGES = {
   /** ASSUMED text. */
   unauthorized: 'Unauthorized: missing or invalid token.',
   /** ASSUMED: an async item with neither or both of image_url / image_base64. `position` is 1-based. */
-  imageSource: (position: number, name: string) =>
-    `The ${ordinal(position)} image '${name}' must have exactly one of image_url or image_base64.`,
+  imageSource: (position: number, name: string) => `The ${ordinal(position)} image '${name}' must have exactly one of image_url or image_base64.`,
   /** ASSUMED: an async item whose image_base64 is not valid Base64 (a `data:` prefix is not accepted). */
-  invalidBase64: (position: number, name: string) =>
-    `The ${ordinal(position)} image '${name}' image_base64 is not valid Base64.`,
+  invalidBase64: (position: number, name: string) => `The ${ordinal(position)} image '${name}' image_base64 is not valid Base64.`,
   /** ASSUMED: a body that is not the documented JSON / multipart shape. */
   invalidBody: (detail: string) => `Invalid request body: ${detail}.`,
   /** ASSUMED: a ZIP in `files` that cannot be read; fails as one result at the ZIP's index. */
-  badZip: (position: number, name: string) =>
-    `The ${ordinal(position)} file '${name}' is not a valid ZIP archive.`,
+  badZip: (position: number, name: string) => `The ${ordinal(position)} file '${name}' is not a valid ZIP archive.`,
   /** ASSUMED: a readable ZIP with no image entries; fails as one result at the ZIP's index. */
-  zipEmpty: (position: number, name: string) =>
-    `The ${ordinal(position)} file '${name}' contains no supported images.`,
+  zipEmpty: (position: number, name: string) => `The ${ordinal(position)} file '${name}' contains no supported images.`,
   /** ASSUMED: one ZIP entry that cannot be extracted (corrupt, encrypted); fails on its own. */
-  zipEntryFailed: (position: number, imageName: string) =>
-    `The image '${imageName}' in the ${ordinal(position)} file could not be extracted.`,
+  zipEntryFailed: (position: number, imageName: string) => `The image '${imageName}' in the ${ordinal(position)} file could not be extracted.`,
 } as const;
 
 /**
@@ -175,4 +171,3 @@ export interface StatusData {
   status: string;
   results: StatusResult[];
 }
-

@@ -17,8 +17,15 @@ import { BachApi, isBatchExists } from './api.js';
 import { LIMITS, STATUS, zipImageName, type StatusData } from './contract.js';
 
 const MIME: Record<string, string> = {
-  jpg: 'image/jpeg', png: 'image/png', gif: 'image/gif', bmp: 'image/bmp', webp: 'image/webp',
-  svg: 'image/svg+xml', ico: 'image/x-icon', tiff: 'image/tiff', zip: 'application/zip',
+  jpg: 'image/jpeg',
+  png: 'image/png',
+  gif: 'image/gif',
+  bmp: 'image/bmp',
+  webp: 'image/webp',
+  svg: 'image/svg+xml',
+  ico: 'image/x-icon',
+  tiff: 'image/tiff',
+  zip: 'application/zip',
 };
 
 /** How long a just-submitted batch may answer 404 before we believe it. */
@@ -48,8 +55,11 @@ function body(batch: BatchPlan, ctx: ProviderContext): StreamingBody {
   return jsonArrayBody(
     { batch_id: batch.batchId },
     'images',
-    batch.items.map((it): JsonItem =>
-      it.kind === 'url' ? { fields: { image_name: it.name, image_url: it.url! } } : { fields: { image_name: it.name }, base64Field: 'image_base64', file: file(it) },
+    batch.items.map(
+      (it): JsonItem =>
+        it.kind === 'url'
+          ? { fields: { image_name: it.name, image_url: it.url! } }
+          : { fields: { image_name: it.name }, base64Field: 'image_base64', file: file(it) },
     ),
   );
 }

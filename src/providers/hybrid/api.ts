@@ -34,7 +34,14 @@ export class HybridApi {
   }
 
   async init(body: InitBody, signal?: AbortSignal): Promise<UploadSession[]> {
-    const res = await this.http.send({ method: 'POST', url: this.base + PATHS.init, headers: this.headers(true), auth: true, body: JSON.stringify(body), signal });
+    const res = await this.http.send({
+      method: 'POST',
+      url: this.base + PATHS.init,
+      headers: this.headers(true),
+      auth: true,
+      body: JSON.stringify(body),
+      signal,
+    });
     const data = unwrap<UploadSession[]>(res, 'init');
     if (!Array.isArray(data)) throw protocol('init', 'data is not a list of upload sessions');
     return data;
@@ -128,11 +135,13 @@ export function missingPartsOf(err: unknown): number[] | undefined {
   if (!(err instanceof BatchupError) || err.status !== 400) return undefined;
   const m = /Missing parts:\s*([\d,\s]+)/.exec(err.message);
   if (!m) return undefined;
-  return m[1]!.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
+  return m[1]!
+    .split(',')
+    .map((s) => Number(s.trim()))
+    .filter((n) => Number.isInteger(n) && n > 0);
 }
 
-const protocol = (what: string, detail: string) =>
-  new BatchupError('PROTOCOL', `hybrid ${what}: unexpected answer: ${detail}`, { retryable: false });
+const protocol = (what: string, detail: string) => new BatchupError('PROTOCOL', `hybrid ${what}: unexpected answer: ${detail}`, { retryable: false });
 
 function parse(res: SendResponse): Envelope<unknown> | undefined {
   try {

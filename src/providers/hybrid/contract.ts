@@ -52,8 +52,7 @@ export const MESSAGES = {
   urlExpired: 'Request has expired',
   urlInvalid: 'The request signature does not match',
   /** "A body larger than the chunk it names answers 400." ASSUMED text; ASSUMED too: a short body is rejected the same way. */
-  wrongChunkSize: (partNumber: number, expected: number, got: number) =>
-    `Chunk ${partNumber} must be ${expected} bytes, got ${got}`,
+  wrongChunkSize: (partNumber: number, expected: number, got: number) => `Chunk ${partNumber} must be ${expected} bytes, got ${got}`,
   chunkTooLarge: 'Chunk exceeds the 2 GiB limit',
   /** ASSUMED: S3 refuses a presigned request that also carries an Authorization header. */
   twoAuth: 'Only one auth mechanism allowed: presigned URLs take no Authorization header',

@@ -16,4 +16,3 @@ export function hybridOptions(values: FlagValues, run: { maxMemory?: number }): 
   const channel = typeof values.channelId === 'string' ? values.channelId.trim() : '';
   return channel ? { channelId: channel } : {};
 }
-

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { failedEntry, inputEntry, uploadedEntry } from '../../core/entries.js';
-import { BatchupError, toBatchupError } from '../../core/errors.js';
+import { toBatchupError } from '../../core/errors.js';
 import { isNotFound } from '../../core/http.js';
 import { sha256File } from '../../core/incremental.js';
 import type { ManifestEntry } from '../../core/manifest.js';
@@ -35,7 +35,9 @@ export const FILES_IN_FLIGHT = LIMITS.maxFilesPerInit;
 
 /** The resume key of a file: endpoint + path + size + mtime (a changed file is a new upload). */
 export function stateKey(endpoint: string, it: Pick<Item, 'path' | 'source' | 'size' | 'mtimeMs'>): string {
-  const fp = createHash('sha256').update(`${endpoint}\0${it.path ?? it.source}\0${it.size}\0${it.mtimeMs ?? ''}`).digest('hex');
+  const fp = createHash('sha256')
+    .update(`${endpoint}\0${it.path ?? it.source}\0${it.size}\0${it.mtimeMs ?? ''}`)
+    .digest('hex');
   return `hybrid:upload:${fp.slice(0, 32)}`;
 }
 

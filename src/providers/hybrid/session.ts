@@ -21,8 +21,16 @@ export const protocol = (msg: string) => new BatchupError('PROTOCOL', msg, { ret
 
 export function isSaved(v: unknown): v is SavedUpload {
   const s = v as SavedUpload | undefined;
-  return !!s && typeof s.uploadId === 'string' && !!s.uploadId && typeof s.isChunked === 'boolean' &&
-    Number.isSafeInteger(s.totalChunks) && s.totalChunks > 0 && Number.isSafeInteger(s.chunkSize) && s.chunkSize > 0;
+  return (
+    !!s &&
+    typeof s.uploadId === 'string' &&
+    !!s.uploadId &&
+    typeof s.isChunked === 'boolean' &&
+    Number.isSafeInteger(s.totalChunks) &&
+    s.totalChunks > 0 &&
+    Number.isSafeInteger(s.chunkSize) &&
+    s.chunkSize > 0
+  );
 }
 
 /** Check an init session against the file; throws PROTOCOL. */
@@ -75,4 +83,3 @@ export function receivedParts(parts: VerifyPart[], s: SavedUpload, size: number)
   }
   return out;
 }
-

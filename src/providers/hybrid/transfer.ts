@@ -13,7 +13,7 @@ import { sha256File } from '../../core/incremental.js';
 import { planParts, sendParts, type Part } from '../../core/parts.js';
 import type { ProviderContext } from '../../core/provider.js';
 import { withRetry, type RetryInfo } from '../../core/retry.js';
-import { HybridApi, checkPresignedUrl, missingPartsOf, putPresigned } from './api.js';
+import { type HybridApi, checkPresignedUrl, missingPartsOf, putPresigned } from './api.js';
 import type { VideoRecord } from './contract.js';
 import type { HybridOptions } from './options.js';
 import { protocol, receivedParts, type Job, type Session } from './session.js';
@@ -24,7 +24,12 @@ export const PART_CONCURRENCY = 4;
 type RetryOpts = { policy: ProviderContext['retry']; signal: AbortSignal; onRetry: (info: RetryInfo) => void };
 
 /** Send what the server does not have yet, then complete; returns the record and the file's sha256. */
-export async function transferFile(ctx: ProviderContext<HybridOptions>, api: HybridApi, batchId: string, job: Job): Promise<{ record: VideoRecord; sha256: string }> {
+export async function transferFile(
+  ctx: ProviderContext<HybridOptions>,
+  api: HybridApi,
+  batchId: string,
+  job: Job,
+): Promise<{ record: VideoRecord; sha256: string }> {
   const { it } = job;
   const size = it.size!;
   const s = job.session!;
@@ -46,7 +51,8 @@ export async function transferFile(ctx: ProviderContext<HybridOptions>, api: Hyb
     for (const p of todo) book.url(p.number - 1); // every missing chunk must have a URL now
   }
   const already = all.filter((p) => received.has(p.number)).reduce((n, p) => n + p.size, 0);
-  const progress = (sent: number) => ctx.emit({ type: 'file-progress', batchId, source: it.source, sent, total: size, ...(already ? { resumed: already } : {}) });
+  const progress = (sent: number) =>
+    ctx.emit({ type: 'file-progress', batchId, source: it.source, sent, total: size, ...(already ? { resumed: already } : {}) });
   progress(already);
 
   let sha256: string;
@@ -99,7 +105,8 @@ export async function transferFile(ctx: ProviderContext<HybridOptions>, api: Hyb
         return putPresigned(ctx.http, url, body, signal);
       },
       beforeRetry: (part, err) => book.refresh(part.number - 1, usedUrl.get(part.number) ?? '', err.status === 403),
-      onRetry: (part, error, attempt, delayMs) => onRetry({ attempt, delayMs, error: new BatchupError(error.code, `${it.name} chunk ${part.number}: ${error.message}`, { status: error.status }) }),
+      onRetry: (part, error, attempt, delayMs) =>
+        onRetry({ attempt, delayMs, error: new BatchupError(error.code, `${it.name} chunk ${part.number}: ${error.message}`, { status: error.status }) }),
       onProgress,
     });
     return res.sha256;

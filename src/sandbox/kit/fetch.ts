@@ -29,9 +29,7 @@ export type FetchFailure =
   /** `size`: the declared length, or the bytes counted before giving up. */
   | { ok: false; reason: 'too-large'; size: number };
 
-export type FetchToStoreResult =
-  | { ok: true; ing: Ingested; contentType?: string; url: string }
-  | (FetchFailure & { aborted?: boolean });
+export type FetchToStoreResult = { ok: true; ing: Ingested; contentType?: string; url: string } | (FetchFailure & { aborted?: boolean });
 
 export interface FetchToStoreOptions {
   /** Bytes kept; a larger body fails 'too-large'. */

@@ -52,7 +52,14 @@ export function resolveOptions<O>(protocol: string, specs: OptionSpecs<O>, parti
 const trimmed = (s: string) => String(s).trim();
 
 /** A number ≥ 0 (or > 0), up to `max`, decimals allowed (seconds, rates). */
-export function numberOption(o: { default: number; description: string; flag?: string; allowZero?: boolean; max?: number; defaultText?: string }): OptionSpec<number> {
+export function numberOption(o: {
+  default: number;
+  description: string;
+  flag?: string;
+  allowZero?: boolean;
+  max?: number;
+  defaultText?: string;
+}): OptionSpec<number> {
   const max = o.max ?? Infinity;
   const allowZero = o.allowZero ?? false;
   const fits = (n: number) => Number.isFinite(n) && n >= 0 && (allowZero || n > 0) && n <= max;
@@ -132,5 +139,8 @@ export function faultKindsOption(o: {
 
 /** `500, 429,,reset` → ['500', '429', 'reset']. */
 export function parseKindList(text: string): string[] {
-  return text.split(',').map((k) => k.trim()).filter(Boolean);
+  return text
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
 }

@@ -71,6 +71,7 @@ export interface SandboxCore {
   faultSequence(rate: number, kinds: readonly FaultKind[], offset: number): FaultInjector;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a list holds definitions of every options type
 export interface ProtocolDefinition<N extends string = string, O = any, S = unknown> {
   readonly name: N;
   /** Where the contract's paths are relative to on the sandbox's origin: '/api/vdr', '/api', '' (the origin). */

@@ -37,7 +37,10 @@ interface Window {
 
 /** `120;w=60, 4;w=1` → policies; throws RangeError on anything else. */
 export function parseRatePolicies(text: string): RatePolicy[] {
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (items.length === 0) throw new RangeError('a rate limit needs at least one policy, e.g. "120;w=60, 4;w=1"');
   return items.map((item) => {
     const m = /^(\d+)\s*;\s*w\s*=\s*(\d+)$/.exec(item);
@@ -70,7 +73,10 @@ export class RateLimiter {
   take(key = ''): RateDecision {
     const t = this.now();
     const ws = this.current(key, t);
-    const full = this.latestReset(ws, ws.map((w, i) => w.used >= this.policies[i]!.limit));
+    const full = this.latestReset(
+      ws,
+      ws.map((w, i) => w.used >= this.policies[i]!.limit),
+    );
     if (full >= 0) return { admitted: false, headers: this.headers(full, ws[full]!, t, -1) };
     for (const w of ws) {
       if (w.used === 0) w.openedAt = t; // the first request opens the window
@@ -100,7 +106,10 @@ export class RateLimiter {
   private tightest(ws: Window[]): number {
     const left = ws.map((w, i) => this.policies[i]!.limit - w.used);
     const least = Math.min(...left);
-    return this.latestReset(ws, left.map((n) => n === least));
+    return this.latestReset(
+      ws,
+      left.map((n) => n === least),
+    );
   }
 
   /** Of the windows `among`, the one that resets last (-1: none); a refused client waits for that one. */

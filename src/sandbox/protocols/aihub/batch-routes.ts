@@ -115,7 +115,7 @@ export function batchRoutes(s: AihubState) {
       const b = await s.enterBatch(ctx);
       if (!b) return;
       const name = ctx.params.filename!;
-      const exists = Object.prototype.hasOwnProperty.call(b.files, name);
+      const exists = Object.hasOwn(b.files, name);
       const job: Job = {
         id: randomUUID(),
         created: core.now(),

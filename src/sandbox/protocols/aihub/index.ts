@@ -11,7 +11,7 @@ import { defineProtocol } from '../../kit/protocol.js';
 import { AIHUB_ROOT } from './paths.js';
 import type { AihubBatch, AihubFile, AihubOptions, AihubStats } from './types.js';
 
-export type { AihubBatch, AihubFile, AihubOptions, AihubStats };
+export type { AihubOptions, AihubStats };
 
 export const aihub = defineProtocol<'aihub', AihubOptions, AihubStats>({
   name: 'aihub',
@@ -19,9 +19,24 @@ export const aihub = defineProtocol<'aihub', AihubOptions, AihubStats>({
   summary: 'batches of files, multipart sessions, delete jobs, app runs',
   options: {
     partSize: integerOption({ flag: '--aihub-part-size <bytes>', description: 'part_size of multipart sessions', default: LIMITS.defaultPartSize, min: 1 }),
-    resultsPageSize: integerOption({ flag: '--aihub-results-page-size <n>', description: 'files per page of run results', default: SANDBOX.resultsPageSize, min: 1 }),
-    filesPageSize: integerOption({ flag: '--aihub-files-page-size <n>', description: 'default page_size of file listings', default: SANDBOX.filesPageSize, min: 1 }),
-    jobStepMs: integerOption({ flag: '--aihub-job-step-ms <ms>', description: 'how long a delete job stays PENDING, then RUNNING', default: SANDBOX.jobStepMs, min: 0 }),
+    resultsPageSize: integerOption({
+      flag: '--aihub-results-page-size <n>',
+      description: 'files per page of run results',
+      default: SANDBOX.resultsPageSize,
+      min: 1,
+    }),
+    filesPageSize: integerOption({
+      flag: '--aihub-files-page-size <n>',
+      description: 'default page_size of file listings',
+      default: SANDBOX.filesPageSize,
+      min: 1,
+    }),
+    jobStepMs: integerOption({
+      flag: '--aihub-job-step-ms <ms>',
+      description: 'how long a delete job stays PENDING, then RUNNING',
+      default: SANDBOX.jobStepMs,
+      min: 0,
+    }),
   },
   create: async (core, options) => (await import('./protocol.js')).createAihub(core, options),
 });

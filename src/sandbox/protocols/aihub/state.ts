@@ -210,7 +210,15 @@ export class AihubState {
   /** A delete job's state at `now`: PENDING, RUNNING (jobStepMs each), then its outcome. */
   jobState(j: Job, now = this.core.now()): string {
     const step = this.opts.jobStepMs;
-    return jobAt(j.created, [{ state: 'PENDING', ms: step }, { state: 'RUNNING', ms: step }], j.outcome, now).state;
+    return jobAt(
+      j.created,
+      [
+        { state: 'PENDING', ms: step },
+        { state: 'RUNNING', ms: step },
+      ],
+      j.outcome,
+      now,
+    ).state;
   }
 
   /** Applies the delete jobs that have ended since the last tick. */

@@ -263,9 +263,7 @@ export class AsyncIntake implements JsonHandler {
 
   private typeError(): BodyError {
     const where = this.level >= 3 ? `image '${this.field}'` : `'${this.field}'`;
-    return new BodyError(
-      this.field === 'images' ? "'images' must be an array of objects" : `${where} must be a string`,
-    );
+    return new BodyError(this.field === 'images' ? "'images' must be an array of objects" : `${where} must be a string`);
   }
 }
 

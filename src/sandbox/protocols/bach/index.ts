@@ -8,9 +8,6 @@
 import { defineProtocol } from '../../kit/protocol.js';
 import { BACH_BASE } from './paths.js';
 
-export { BACH_BASE };
-export type { BachBatch, BachItem } from './batches.js';
-
 export const bach = defineProtocol({
   name: 'bach',
   endpointPath: BACH_BASE,

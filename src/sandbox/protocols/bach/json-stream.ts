@@ -19,13 +19,16 @@ export interface JsonHandler {
 }
 
 export class JsonSyntaxError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} at byte ${offset}`);
     this.name = 'JsonSyntaxError';
   }
 }
 
-const enum S {
+enum S {
   Value, // a value is expected
   ArrayFirst, // after '[': a value or ']'
   ObjectFirst, // after '{': a key or '}'
@@ -42,7 +45,14 @@ const enum S {
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const ESCAPES: Record<number, number> = {
-  0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09,
+  34: 0x22,
+  92: 0x5c,
+  47: 0x2f,
+  98: 0x08,
+  102: 0x0c,
+  110: 0x0a,
+  114: 0x0d,
+  116: 0x09,
 };
 const BOM = [0xef, 0xbb, 0xbf];
 const REPLACEMENT = Buffer.from('\uFFFD', 'utf8');

@@ -24,7 +24,13 @@ export async function createBach(core: SandboxCore): Promise<Protocol> {
 
   return {
     routes: [
-      { method: 'POST', path: `${BACH_BASE}/batch-upload/submit-with-files`, name: 'bach.submit-with-files', faults: true, handle: submitWithFiles(core, batches) },
+      {
+        method: 'POST',
+        path: `${BACH_BASE}/batch-upload/submit-with-files`,
+        name: 'bach.submit-with-files',
+        faults: true,
+        handle: submitWithFiles(core, batches),
+      },
       { method: 'POST', path: `${BACH_BASE}/batch-upload/submit`, name: 'bach.submit', faults: true, handle: submitJson(core, batches) },
       { method: 'GET', path: `${BACH_BASE}/batch-upload/status/:batch_id`, name: 'bach.status', faults: true, handle: status },
     ],

@@ -11,7 +11,11 @@ import type { BachItem } from './batches.js';
 export async function expandZip(store: ContentStore, path: string, index: number, zipName: string): Promise<BachItem[]> {
   const position = index + 1;
   const failItem = (message: string, name = zipName): BachItem => ({
-    index, image_name: name, kind: 'zip', error_message: message, done: true,
+    index,
+    image_name: name,
+    kind: 'zip',
+    error_message: message,
+    done: true,
   });
   let zip: yauzl.ZipFile;
   try {

@@ -164,7 +164,11 @@ export async function createHybrid(core: SandboxCore, options: HybridOptions): P
     try {
       await u.log;
       const sha256 = (u.sha256 ??= await wholeHash(u, core.log));
-      const ext = extname(u.filename).slice(1).toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 10);
+      const ext = extname(u.filename)
+        .slice(1)
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, '')
+        .slice(0, 10);
       if (!u.committed) {
         await core.store.commit({ path: u.dataPath, sha256, size: u.size, overLimit: false, head: Buffer.alloc(0) });
         u.committed = true;

@@ -132,7 +132,7 @@ export class Uploads {
   /** A part PUT's outcome: applied now, appended to parts.log in order. */
   record(u: Upload, l: LogLine): void {
     apply(u, l);
-    const next = u.log.then(() => appendFile(join(u.dir, 'parts.log'), JSON.stringify(l) + '\n'));
+    const next = u.log.then(() => appendFile(join(u.dir, 'parts.log'), `${JSON.stringify(l)}\n`));
     u.log = next.catch((err) => this.log(`hybrid: parts.log of ${u.uploadId}: ${String(err)}`));
   }
 
