@@ -120,6 +120,19 @@ describe.each(CASES)('conformance: $name', (c) => {
     expect(injected).toBeGreaterThan(0);
   });
 
+  it('30% of API requests answered 429 + Retry-After: 1 — completes, nothing stored twice, no new request while a Retry-After runs', async () => {
+    const throttled = await start(['--fault-rate', '0.3', '--faults', '429', '--retry-after', '1', '--seed', '21']);
+    const dir = await tempDir(`batchup-conf-${c.name}-throttle-`);
+    const inputs = await c.inputs(join(dir, 'in'), FILES, 50_000);
+    const { args, env } = upload(c, throttled, dir, 'throttle');
+    const r = await cli([...args, ...(c.chatty ?? [])], { env });
+    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    await expectStoredOnce(c, throttled, dir, inputs, 'throttle');
+    const { throttle } = await throttled.stats();
+    expect(throttle.retryAfterGiven).toBeGreaterThan(0);
+    expect(throttle.startedDuringRetryAfter).toBe(0);
+  });
+
   it('kill -9 at several random moments in a row, then the run to the end: each input stored exactly once, the manifest complete', async () => {
     // Every API answer is slowed down, so the kills land while the run is under way.
     const slow = await start(['--fault-rate', '1', '--faults', 'slow', '--slow-ms', '150', '--seed', '3']);

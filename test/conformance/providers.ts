@@ -22,6 +22,8 @@ export interface ProviderCase {
   inputs(dir: string, count: number, seed: number): Promise<string[]>;
   /** Write one input this provider must refuse, and the rule it must be refused with. */
   invalid(dir: string): Promise<{ path: string; rule: string }>;
+  /** Flags that make the run send more, smaller requests (more chances for a throttling answer). */
+  chatty?: string[];
   /** The sandbox routes whose handling stores an input (a receipt): where a lost answer hurts most. */
   storesAt: string[];
   /** Extra checks of a finished run's uploaded entries (e.g. aihub: all in one batch). */
@@ -46,6 +48,7 @@ export const CASES: ProviderCase[] = [
     name: 'bach',
     endpoint: (sb) => `${sb.url}/api/vdr`,
     storesAt: ['bach.submit-with-files', 'bach.submit'],
+    chatty: ['--batch-size', '1'],
     args: () => [],
     inputs: (dir, n, seed) =>
       writeAll(

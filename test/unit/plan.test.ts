@@ -52,6 +52,16 @@ describe('planBach', () => {
     expect(plan[0]!.reason).toMatch(/< 50/);
   });
 
+  it('--batch-size splits a small sync set too (at most N files per batch)', () => {
+    const plans = planBach({ items: files(7), mode: 'auto', maxBatchFiles: 3 });
+    expect(plans.map((p) => [p.mode, p.files])).toEqual([
+      ['sync', 3],
+      ['sync', 2],
+      ['sync', 2],
+    ]);
+    expect(plans[0]!.reason).toContain('≤ 3 per batch');
+  });
+
   it('counts ZIP images toward the 50 threshold and keeps ZIPs on the sync path', () => {
     const plan = planBach({ items: [...files(10), zip(10, 60)], mode: 'auto' });
     expect(plan.map((b) => [b.mode, b.files, b.images])).toEqual([

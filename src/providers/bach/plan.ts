@@ -21,13 +21,10 @@ export function planBach(req: PlanRequest): BatchPlan[] {
   const small = imageCount < LIMITS.syncMaxImages && zips.length <= LIMITS.syncMaxZips && !urls.length;
 
   if (req.mode === 'auto' && small) {
-    if (req.items.length) {
-      groups.push({
-        mode: 'sync',
-        reason: `${imageCount} image(s) < ${LIMITS.syncMaxImages} and ${zips.length} ZIP(s) ≤ ${LIMITS.syncMaxZips}: one multipart submit-with-files`,
-        items: [...images, ...zips],
-      });
-    }
+    const all = [...images, ...zips];
+    const how = all.length > perBatch ? `multipart submit-with-files, ≤ ${perBatch} per batch (--batch-size)` : 'one multipart submit-with-files';
+    const reason = `${imageCount} image(s) < ${LIMITS.syncMaxImages} and ${zips.length} ZIP(s) ≤ ${LIMITS.syncMaxZips}: ${how}`;
+    for (const items of splitEvenly(all, perBatch)) groups.push({ mode: 'sync', reason, items });
   } else {
     const syncFiles = req.mode === 'sync' ? images : [];
     const asyncFiles = req.mode === 'sync' ? urls : [...images, ...urls];
