@@ -30,7 +30,7 @@ describe('guards', () => {
   });
 
   it('lint and format are clean (Biome)', async () => {
-    const r = await run('biome', ['check', '.']);
+    const r = await run('biome', ['check', '--error-on-warnings', '.']);
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
   });
 

@@ -1,6 +1,6 @@
 /** The sandbox's own routes: health, stats, batch inspection for tests, and the `/cdn` of stored objects. */
 import type { Protocol, Route, SandboxCore } from './kit/protocol.js';
-import { contentTypeOf } from './kit/media.js';
+import { contentTypeOf } from '../core/media-types.js';
 
 export function builtinRoutes(core: SandboxCore, protocols: readonly Protocol[]): Route[] {
   return [

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutboundFetch } from '../../src/sandbox/kit/fetch.js';
-import { isLoopback } from '../../src/sandbox/kit/net.js';
+import { isLoopbackHost as isLoopback } from '../../src/core/loopback.js';
 import { Stats } from '../../src/sandbox/kit/stats.js';
 import { ContentStore } from '../../src/sandbox/kit/store.js';
 

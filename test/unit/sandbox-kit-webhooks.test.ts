@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isLoopback } from '../../src/sandbox/kit/net.js';
+import { isLoopbackHost as isLoopback } from '../../src/core/loopback.js';
 import { WebhookSender } from '../../src/sandbox/kit/webhooks.js';
 import { waitFor } from '../helpers/wait.js';
 

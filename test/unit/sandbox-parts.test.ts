@@ -5,7 +5,7 @@ import { ordinal, extensionOf, isZipImageEntry, MESSAGES } from '../../src/provi
 import { mulberry32 } from '../../src/sandbox/kit/faults.js';
 import { Base64Decoder } from '../../src/sandbox/protocols/bach/base64.js';
 import { JsonScanner, JsonSyntaxError, type JsonHandler } from '../../src/sandbox/protocols/bach/json-stream.js';
-import { isLoopback } from '../../src/sandbox/kit/net.js';
+import { isLoopbackHost as isLoopback } from '../../src/core/loopback.js';
 import { sniffExt } from '../../src/sandbox/kit/media.js';
 
 describe('ordinal', () => {

@@ -6,6 +6,7 @@
 import { basename } from 'node:path';
 import { jsonArrayBody, multipartBody, type FileSource, type JsonItem, type StreamingBody } from '../../core/bodies.js';
 import { failedEntry, inputEntry, uploadedEntry } from '../../core/entries.js';
+import { contentTypeOf } from '../../core/media-types.js';
 import { BatchupError } from '../../core/errors.js';
 import type { ManifestEntry } from '../../core/manifest.js';
 import { pollUntil } from '../../core/poll.js';
@@ -15,18 +16,6 @@ import type { Item } from '../../core/types.js';
 import { zipEntrySource } from '../../core/zip-source.js';
 import { BachApi, isBatchExists } from './api.js';
 import { LIMITS, STATUS, zipImageName, type StatusData } from './contract.js';
-
-const MIME: Record<string, string> = {
-  jpg: 'image/jpeg',
-  png: 'image/png',
-  gif: 'image/gif',
-  bmp: 'image/bmp',
-  webp: 'image/webp',
-  svg: 'image/svg+xml',
-  ico: 'image/x-icon',
-  tiff: 'image/tiff',
-  zip: 'application/zip',
-};
 
 /** How long a just-submitted batch may answer 404 before we believe it. */
 const NOT_FOUND_GRACE_MS = 30_000;
@@ -47,7 +36,7 @@ function body(batch: BatchPlan, ctx: ProviderContext): StreamingBody {
   });
   if (batch.mode === 'sync') {
     return multipartBody([
-      ...batch.items.map((it) => ({ name: 'files', filename: it.name, contentType: MIME[it.format ?? ''] ?? 'application/octet-stream', file: file(it) })),
+      ...batch.items.map((it) => ({ name: 'files', filename: it.name, contentType: contentTypeOf(it.format ?? ''), file: file(it) })),
       ...batch.items.map((it) => ({ name: 'image_names', value: it.name })),
       { name: 'batch_id', value: batch.batchId },
     ]);

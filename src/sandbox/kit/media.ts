@@ -1,24 +1,4 @@
-/** Content types by extension and a small magic-number sniffer, for `/cdn` and for naming objects. */
-
-const TYPES: Record<string, string> = {
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  gif: 'image/gif',
-  bmp: 'image/bmp',
-  webp: 'image/webp',
-  svg: 'image/svg+xml',
-  ico: 'image/x-icon',
-  tif: 'image/tiff',
-  tiff: 'image/tiff',
-  zip: 'application/zip',
-  mp4: 'video/mp4',
-  mov: 'video/quicktime',
-  webm: 'video/webm',
-  mp3: 'audio/mpeg',
-  json: 'application/json',
-  txt: 'text/plain; charset=utf-8',
-};
+/** Extensions from content types and a small magic-number sniffer, for naming objects. */
 
 const EXT_BY_TYPE: Record<string, string> = {
   'image/jpeg': 'jpg',
@@ -31,10 +11,6 @@ const EXT_BY_TYPE: Record<string, string> = {
   'image/vnd.microsoft.icon': 'ico',
   'image/tiff': 'tiff',
 };
-
-export function contentTypeOf(ext: string): string {
-  return TYPES[ext.toLowerCase()] ?? 'application/octet-stream';
-}
 
 /** An image extension for a Content-Type header value, if it names an image type we know. */
 export function extFromContentType(ct: string | undefined): string | undefined {

@@ -1,14 +1,6 @@
 /** Host names: which are loopback (what the sandbox may reach), and how an origin names a listen address. */
 import { isIP } from 'node:net';
 
-export function isLoopback(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost') || h === '::1') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (h.startsWith('::ffff:')) return isLoopback(h.slice(7));
-  return false;
-}
-
 /** The host part of an origin for a listen address (a wildcard address is reached on loopback). */
 export function originHost(host: string): string {
   if (host === '0.0.0.0' || host === '') return '127.0.0.1';

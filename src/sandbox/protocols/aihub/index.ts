@@ -9,7 +9,7 @@ import { LIMITS, SANDBOX } from '../../../providers/aihub/contract.js';
 import { integerOption } from '../../kit/options.js';
 import { defineProtocol } from '../../kit/protocol.js';
 import { AIHUB_ROOT } from './paths.js';
-import type { AihubBatch, AihubFile, AihubOptions, AihubStats } from './types.js';
+import type { AihubOptions, AihubStats } from './types.js';
 
 export type { AihubOptions, AihubStats };
 
