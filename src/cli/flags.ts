@@ -23,3 +23,6 @@ export function flagValues(specs: readonly FlagSpec[], f: Record<string, unknown
   }
   return out;
 }
+
+/** The closing lines of a command's help: a few real command lines. */
+export const examples = (lines: readonly string[]) => `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;

@@ -12,7 +12,7 @@ import { BatchupError, toBatchupError } from '../core/errors.js';
 import { EXIT, EXIT_CODE_HELP, exitCodeForError, hintFor } from './exit-codes.js';
 import { addProviderCommands } from './commands/provider-program.js';
 import { addServeCommand } from './commands/serve-program.js';
-import { collect, optionOf } from './flags.js';
+import { collect, examples, optionOf } from './flags.js';
 import { redact } from './redact.js';
 import type { AnyProvider, FlagSpec } from '../core/provider.js';
 import type { CliContext, CliIO } from './context.js';
@@ -99,8 +99,13 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // commander has already printed its message (or the help/version text).
+      // commander has already printed its message (or the help/version text) on stderr; with
+      // --json the error is also the one event on stdout, as for every other usage error.
       exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      if (exitCode !== EXIT.OK && argv.includes('--json')) {
+        const message = err.message.replace(/^error: /, '');
+        ctx.stdout.write(`${redact(JSON.stringify({ type: 'error', code: 'USAGE', message, exitCode }))}\n`);
+      }
     } else {
       exitCode = exitCodeForError(err);
       if (!ctx.errorShown) reportError(err, ctx, exitCode);
@@ -160,8 +165,16 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
       writeOut: (s) => void ctx.stdout.write(s),
       writeErr: (s) => void ctx.stderr.write(s),
     })
-    .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', `\n${EXIT_CODE_HELP}\n`);
+    .showHelpAfterError('  see `batchup --help`')
+    .addHelpText(
+      'after',
+      `\n${EXIT_CODE_HELP}\n${examples([
+        'batchup upload fixtures/images --sandbox',
+        'BATCHUP_TOKEN=... batchup upload ./shoot --manifest out/manifest.json',
+        'batchup serve --port 8080 --token dev',
+        'batchup config set token -',
+      ])}`,
+    );
 
   // ------------------------------------------------------------------------------------ upload
   const upload = program.command('upload');
@@ -197,7 +210,16 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     .option('--json', 'NDJSON events on stdout')
     .addOption(new Option('-q, --quiet', 'only errors and the final summary').conflicts('verbose'))
     .option('-v, --verbose', 'also retries and per-file successes')
-    .option('--no-progress', 'no progress bars or progress lines');
+    .option('--no-progress', 'no progress bars or progress lines')
+    .addHelpText(
+      'after',
+      examples([
+        'batchup upload fixtures/images --sandbox',
+        "batchup upload 'photos/**/*.jpg' --dry-run",
+        'batchup upload ./videos --provider hybrid --endpoint https://api.example.com --manifest videos.json',
+        'batchup upload --urls last-run.json --provider claid --operations \'{"resizing":{"width":500}}\'',
+      ]),
+    );
   for (const f of mergedProviderFlags(hooks.providers ?? [])) {
     try {
       upload.addOption(optionOf({ ...f, env: undefined, required: false }, ` (${f.providers.join(', ')}${f.env ? `; env ${f.env}` : ''})`));
@@ -220,31 +242,46 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
   addProviderCommands(program, hooks.providers ?? [], ctx, hooks);
 
   // ------------------------------------------------------------------------------------ config
-  const config = program.command('config').description('read and write settings (file mode 0600; env BATCHUP_CONFIG_DIR moves it)');
+  const config = program
+    .command('config')
+    .description('read and write settings (file mode 0600; env BATCHUP_CONFIG_DIR moves it)')
+    .addHelpText('after', examples(['batchup config set token -', 'batchup config list', 'batchup config get endpoint']));
   const load = () => import('./commands/config.js');
   config
     .command('set')
     .description("set a key ('-' as the value reads it from stdin, keeping secrets out of shell history)")
     .argument('<key>', 'endpoint, provider, token, access-key, secret-key, concurrency, mode, manifest')
     .argument('<value>', "the value, or '-' for stdin")
+    .addHelpText(
+      'after',
+      examples([
+        'batchup config set endpoint https://api-gen-na.bach.art/api/vdr',
+        'batchup config set token -   # reads it from stdin',
+        'batchup config set provider hybrid',
+      ]),
+    )
     .action(async (key: string, value: string) => hooks.setExit(await (await load()).configSet(key, value, ctx)));
   config
     .command('get')
     .description('print a key (secrets masked)')
     .argument('<key>')
+    .addHelpText('after', `${examples(['batchup config get endpoint', 'batchup config get token   # ******** (32 chars)'])}\nExit 1 when the key is not set.\n`)
     .action(async (key: string) => hooks.setExit(await (await load()).configGet(key, ctx)));
   config
     .command('list')
     .description('print every key that is set (secrets masked), and which env vars override them')
+    .addHelpText('after', examples(['batchup config list', 'BATCHUP_CONFIG_DIR=/etc/batchup batchup config list']))
     .action(async () => hooks.setExit(await (await load()).configList(ctx)));
   config
     .command('unset')
     .description('remove a key')
     .argument('<key>')
+    .addHelpText('after', examples(['batchup config unset token', 'batchup config unset endpoint']))
     .action(async (key: string) => hooks.setExit(await (await load()).configUnset(key, ctx)));
   config
     .command('path')
-    .description('print the config file path')
+    .description('print the config file path (nothing is created)')
+    .addHelpText('after', examples(['batchup config path', 'chmod 600 "$(batchup config path)"']))
     .action(async () => hooks.setExit(await (await load()).configPath(ctx)));
 
   return program;

@@ -30,7 +30,8 @@ export type BatchupEvent =
   /** An input of an earlier run that is no longer among the inputs (dropped with --prune). */
   | { type: 'gone'; source: string; pruned: boolean }
   | { type: 'plan'; provider: string; batches: PlannedBatch[]; dryRun: boolean }
-  | { type: 'batch-start'; batchId: string; mode: UploadMode; files: number; bytes: number }
+  /** `resumed`: an interrupted run announced it; what the server has is looked up before anything is sent. */
+  | { type: 'batch-start'; batchId: string; mode: UploadMode; files: number; bytes: number; resumed?: boolean }
   /** Bytes of one file sent so far within its batch request (fires as the body streams). */
   /** `resumed`: bytes of it the server already had from an earlier run (not sent by this one). */
   | { type: 'file-progress'; batchId: string; source: string; sent: number; total: number; resumed?: number }

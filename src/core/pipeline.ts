@@ -242,6 +242,14 @@ export async function runUpload<O>(
     async function runOne(providerRun: ProviderRun, batch: BatchPlan): Promise<void> {
       if (ctl.signal.aborted) return void recordFailure(batch, notStarted(fatal));
       journal?.append({ t: 'batch', batchId: batch.batchId, mode: batch.mode, sources: batch.sources, at: now() }, true);
+      emit({
+        type: 'batch-start',
+        batchId: batch.batchId,
+        mode: batch.mode,
+        files: batch.files,
+        bytes: batch.bytes,
+        ...(batch.resumed ? { resumed: true } : {}),
+      });
       try {
         const result = (await providerRun.runBatch(batch))
           .filter((e) => !settled.has(inputOf(e.source)))

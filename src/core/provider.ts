@@ -150,6 +150,8 @@ export interface CommandSpec {
   options?: readonly FlagSpec[];
   /** Waits on the server: Ctrl-C handling is installed. */
   waits?: boolean;
+  /** Real command lines, shown at the end of its help. */
+  examples?: readonly string[];
   run(c: CommandContext, args: string[], flags: FlagValues): Promise<void>;
 }
 

@@ -111,6 +111,18 @@ describe('main: config command', () => {
     const gone = await run(['config', 'get', 'token']);
     expect(gone.out).toBe('');
     expect(gone.err).toContain('not set');
+    expect(gone.code).toBe(1); // as `git config`: scripts can tell "not set"
+  });
+
+  it('path creates nothing; list says when nothing is set', async () => {
+    const fresh = join(dir, 'never-made');
+    const path = await run(['config', 'path'], { env: { BATCHUP_CONFIG_DIR: fresh } });
+    expect(path.out.trim()).toBe(join(fresh, 'config.json'));
+    await expect(stat(fresh)).rejects.toMatchObject({ code: 'ENOENT' });
+    const list = await run(['config', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.out).toBe('');
+    expect(list.err).toMatch(/nothing is set \(config file: .*config\.json/);
   });
 
   it('a token given positionally works but prints a tip, never the value', async () => {
@@ -126,5 +138,39 @@ describe('main: config command', () => {
     expect((await run(['config', 'set', 'concurrency', 'many'])).code).toBe(EXIT.USAGE);
     expect((await run(['config', 'set', 'mode', 'turbo'])).code).toBe(EXIT.USAGE);
     expect((await run(['config', 'set', 'endpoint', 'not a url'])).code).toBe(EXIT.USAGE);
+    // The same rules as the flags: a provider the registry does not know is refused.
+    const nope = await run(['config', 'set', 'provider', 'nope']);
+    expect(nope.code).toBe(EXIT.USAGE);
+    expect(nope.err).toContain("unknown provider 'nope'");
+    expect((await run(['config', 'set', 'provider', 'hybrid'])).code).toBe(0);
+  });
+});
+
+describe('help', () => {
+  it('every command and subcommand ends its help with 2–4 real examples; no promise of protocols that do not exist', async () => {
+    const { buildProgram } = await import('../../src/cli/main.js');
+    const { providers } = await import('../../src/providers/registry.js');
+    const noop = () => undefined;
+    const program = buildProgram({ json: false, verbose: false, errorShown: false } as never, { setExit: noop, installSignals: noop, providers: providers() });
+    const walk = (c: import('commander').Command, path: string[]): [string, import('commander').Command][] => [
+      [path.join(' '), c],
+      ...c.commands.flatMap((sub) => walk(sub, [...path, sub.name()])),
+    ];
+    const all = walk(program, ['batchup']);
+    expect(all.length).toBeGreaterThan(15);
+    for (const [name, c] of all) {
+      let text = '';
+      c.configureOutput({ writeOut: (str) => void (text += str) });
+      c.outputHelp();
+      const tail = text.slice(text.lastIndexOf('Examples:'));
+      const lines = tail
+        .split('\n')
+        .slice(1)
+        .filter((l) => l.startsWith('  batchup') || l.startsWith('  BATCHUP') || /^ {2}[a-z]/.test(l));
+      expect(text, name).toContain('Examples:');
+      expect(lines.length, `${name}: ${tail}`).toBeGreaterThanOrEqual(2);
+      expect(lines.length, name).toBeLessThanOrEqual(4);
+      expect(text, name).not.toMatch(/all five protocols/);
+    }
   });
 });

@@ -204,8 +204,8 @@ describe('PlainRenderer', () => {
     for (const e of outcomes) r.event(e);
     r.finish(summary());
     expect(err.lines()).toEqual([
-      'rejected /in/bad.pdf.jpg: bad.pdf.jpg: content is PDF, not JPEG (disguised)',
-      'failed /in/b.jpg: b.jpg: server said no (REMOTE)',
+      'rejected /in/bad.pdf.jpg: content is PDF, not JPEG (disguised)',
+      'failed /in/b.jpg: server said no (REMOTE)',
       formatSummary(summary()),
     ]);
     expect(out.text()).toBe('');
@@ -330,8 +330,8 @@ describe('TtyRenderer', () => {
     expect(out).toContain('total ');
     expect(out).toContain('a.jpg');
     expect(out).toContain('batch b1: 1/2 processed');
-    expect(out).toContain('rejected /x/bad.jpg: bad.jpg: corrupt\n');
-    expect(out).toContain('failed /x/b.jpg: b.jpg: nope (REMOTE)\n');
+    expect(out).toContain('rejected /x/bad.jpg: corrupt\n');
+    expect(out).toContain('failed /x/b.jpg: nope (REMOTE)\n');
     // The cursor is shown again and the summary is the last thing written, on its own line.
     expect(out.lastIndexOf('\u001b[?25h')).toBeGreaterThan(out.lastIndexOf('\u001b[?25l'));
     expect(out.endsWith(`${formatSummary(summary({ uploaded: 1, failed: 1, rejected: 1 }))}\n`)).toBe(true);
@@ -345,7 +345,7 @@ describe('rejections and failures always reach stderr', () => {
     const r = new JsonRenderer({ stdout: out, stderr: err }, opts({ quiet: true }));
     r.event({ type: 'reject', rejection: { source: '/a.svg', rule: 'unsafe-svg', message: 'a.svg: has a script (unsafe-svg)' } });
     r.event({ type: 'result', entry: { source: '/b.jpg', status: 'failed', provider: 'bach', error: 'b.jpg: 500', code: 'HTTP' } });
-    expect(err.text()).toBe('rejected /a.svg: a.svg: has a script (unsafe-svg)\nfailed /b.jpg: b.jpg: 500 (HTTP)\n');
+    expect(err.text()).toBe('rejected /a.svg: has a script (unsafe-svg)\nfailed /b.jpg: 500 (HTTP)\n');
     expect(
       out
         .text()

@@ -4,10 +4,13 @@
  * `config set token -` reads the value from stdin so it stays out of shell history.
  */
 import { usageError } from '../../core/errors.js';
-import { CONFIG_KEYS, ENV_NAMES, SECRET_KEYS, isConfigKey, openConfig, validateValue, type ConfigKey } from '../config.js';
+import { CONFIG_KEYS, ENV_NAMES, SECRET_KEYS, configFilePath, isConfigKey, openConfig, validateValue, type ConfigKey } from '../config.js';
 import { EXIT } from '../exit-codes.js';
 import type { CliContext } from '../context.js';
 import { addSecret, maskSecret, redact } from '../redact.js';
+
+/** `config get` of a key that is not set (as `git config` does). */
+const NOT_SET = 1;
 
 function checkKey(key: string): ConfigKey {
   if (!isConfigKey(key)) throw usageError(`unknown config key '${key}' (keys: ${CONFIG_KEYS.join(', ')})`);
@@ -43,6 +46,11 @@ export async function configSet(rawKey: string, rawValue: string, ctx: CliContex
   }
   addSecret(SECRET_KEYS.has(key) ? value : undefined);
   const normalised = validateValue(key, value, `config ${key}`, 'usage');
+  if (key === 'provider') {
+    // The same rule as --provider: a name the registry knows.
+    const { providerNames } = await import('../../providers/registry.js');
+    if (!providerNames().includes(normalised)) throw usageError(`config provider: unknown provider '${normalised}' (known: ${providerNames().join(', ')})`);
+  }
   const store = await openConfig(ctx.env);
   store.set(key, normalised);
   ctx.stderr.write(`${redact(`set ${key} = ${showValue(key, normalised)} in ${store.path}`)}\n`);
@@ -57,8 +65,9 @@ export async function configGet(rawKey: string, ctx: CliContext): Promise<number
   const store = await openConfig(ctx.env);
   const value = store.get(key);
   if (value === undefined) {
+    // As `git config`: an unset key is exit 1, so scripts can tell it from an empty value.
     ctx.stderr.write(`${key} is not set\n`);
-    return EXIT.OK;
+    return NOT_SET;
   }
   if (SECRET_KEYS.has(key)) addSecret(value);
   ctx.stdout.write(`${redact(showValue(key, value))}\n`);
@@ -68,6 +77,7 @@ export async function configGet(rawKey: string, ctx: CliContext): Promise<number
 export async function configList(ctx: CliContext): Promise<number> {
   const store = await openConfig(ctx.env);
   const all = store.all();
+  let shownAny = false;
   for (const key of CONFIG_KEYS) {
     const value = all[key];
     const envName = ENV_NAMES[key];
@@ -76,7 +86,9 @@ export async function configList(ctx: CliContext): Promise<number> {
     if (value !== undefined && SECRET_KEYS.has(key)) addSecret(value);
     const shown = value === undefined ? '(not set)' : showValue(key, value);
     ctx.stdout.write(`${redact(`${key} = ${shown}${envSet ? `  (overridden by ${envName})` : ''}`)}\n`);
+    shownAny = true;
   }
+  if (!shownAny) ctx.stderr.write(`nothing is set (config file: ${store.path}; see \`batchup config set --help\`)\n`);
   return EXIT.OK;
 }
 
@@ -88,7 +100,8 @@ export async function configUnset(rawKey: string, ctx: CliContext): Promise<numb
   return EXIT.OK;
 }
 
+/** Where the file is (or would be): nothing is created. */
 export async function configPath(ctx: CliContext): Promise<number> {
-  ctx.stdout.write(`${(await openConfig(ctx.env)).path}\n`);
+  ctx.stdout.write(`${configFilePath(ctx.env)}\n`);
   return EXIT.OK;
 }

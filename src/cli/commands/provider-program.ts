@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { AnyProvider, CommandGroup } from '../../core/provider.js';
 import type { CliContext } from '../context.js';
-import { optionOf } from '../flags.js';
+import { examples, optionOf } from '../flags.js';
 
 export interface ProviderCommandHooks {
   setExit: (code: number) => void;
@@ -40,11 +40,12 @@ export function addProviderCommands(program: Command, providers: readonly AnyPro
   }
   for (const { group, owners } of groups.values()) {
     const parent = program.command(group.name).description(group.description);
-    if (group.examples?.length) parent.addHelpText('after', `\nExamples:\n${group.examples.map((e) => `  ${e}`).join('\n')}\n`);
+    if (group.examples?.length) parent.addHelpText('after', examples(group.examples));
     for (const spec of group.commands) {
       const cmd = common(parent.command(spec.name).description(spec.description), owners);
       for (const a of spec.args ?? []) cmd.argument(a.optional ? `[${a.name}]` : `<${a.name}>`, a.description);
       for (const f of [...(group.options ?? []), ...(spec.options ?? [])]) cmd.addOption(optionOf(f));
+      if (spec.examples?.length) cmd.addHelpText('after', examples(spec.examples));
       cmd.action(async (...argv: unknown[]) => {
         const c = argv[argv.length - 1] as Command;
         const opts = c.opts() as Record<string, unknown>;

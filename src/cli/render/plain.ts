@@ -72,7 +72,9 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
       return [
         {
           level: 'verbose',
-          text: `batch ${e.batchId}: uploading ${e.files} ${e.files === 1 ? 'file' : 'files'} (${formatBytes(e.bytes)}, ${e.mode})`,
+          text: e.resumed
+            ? `batch ${e.batchId}: resuming ${e.files} ${e.files === 1 ? 'file' : 'files'} (${e.mode}): asking the server what it already has`
+            : `batch ${e.batchId}: uploading ${e.files} ${e.files === 1 ? 'file' : 'files'} (${formatBytes(e.bytes)}, ${e.mode})`,
         },
       ];
     case 'file-progress':
@@ -137,8 +139,12 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
 }
 
 /** Core's messages often start with the full source already: don't print it twice. */
+/** Core's messages name the input (its path or its file name) first: the line already shows the source. */
 function unprefixed(message: string, source: string): string {
-  return message.startsWith(`${source}: `) ? message.slice(source.length + 2) : message;
+  for (const name of [source, source.slice(source.lastIndexOf('/') + 1)]) {
+    if (name && message.startsWith(`${name}: `)) return message.slice(name.length + 2);
+  }
+  return message;
 }
 
 export function shouldPrint(level: LineLevel, opts: Pick<RenderOptions, 'quiet' | 'verbose'>): boolean {

@@ -295,10 +295,31 @@ const flag = (flags: string, description: string, key: string, more: Partial<Fla
 const pollTimeout = flag('--poll-timeout <duration>', 'give up waiting after this long (e.g. 90m; default 1h)', 'pollTimeout');
 const noWait = flag('--no-wait', 'print the id and do not wait for it', 'wait');
 
+/** Real command lines for each command's help. */
+const EXAMPLES: Record<string, string[]> = {
+  'batches.list': ['batchup batches list', 'batchup batches list --workspace finance --limit 20', 'batchup batches list --json | jq -r .batches[].id'],
+  'batches.show': ['batchup batches show 1234', 'batchup batches show 1234 --json'],
+  'batches.create': ['batchup batches create invoices-2026-12', 'batchup batches create scans --workspace finance'],
+  'batches.files': ['batchup batches files 1234', 'batchup batches files 1234 --page-size 100 --json'],
+  'batches.rm': ['batchup batches rm 1234', 'batchup batches rm 1234 --file old.pdf --file older.pdf', 'batchup batches rm 1234 --no-wait'],
+  'batches.job': [
+    'batchup batches job 4cf36c71-de8a-46c7-b05e-b86947319331',
+    'batchup batches job 4cf36c71-de8a-46c7-b05e-b86947319331 --wait --poll-timeout 30m',
+  ],
+  'runs.start': [
+    'batchup runs start doc-extract --batch-id 1234',
+    'batchup runs start id:42 --batch-id 1234 --results results.json',
+    'batchup runs start doc-extract --batch-id 1234 --no-wait',
+  ],
+  'runs.show': ['batchup runs show 987', 'batchup runs show 987 --json'],
+  'runs.results': ['batchup runs results 987', 'batchup runs results 987 --file-offset 100 --results page2.json'],
+};
+
 function command(group: string, name: string, description: string, args: CommandSpec['args'], options: FlagSpec[], waits = false): CommandSpec {
   return {
     name,
     description,
+    examples: EXAMPLES[`${group}.${name}`],
     args,
     options,
     waits,

@@ -65,7 +65,6 @@ async function uploadBatch(
   serverBatch: (planId: string) => Promise<string>,
 ): Promise<{ entries: ManifestEntry[]; serverId?: string }> {
   const startedAt = new Date(ctx.now()).toISOString();
-  ctx.emit({ type: 'batch-start', batchId: batch.batchId, mode: batch.mode, files: batch.files, bytes: batch.bytes });
   if (!batch.items.length) return { entries: [] };
   const serverId = await serverBatch(batch.batchId);
   if (ctx.options.runApp) ctx.state.put(appRunKey(ctx.endpoint, serverId), { at: ctx.now() });

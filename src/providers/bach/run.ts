@@ -56,7 +56,6 @@ function body(batch: BatchPlan, ctx: ProviderContext): StreamingBody {
 async function runBatch(batch: BatchPlan, ctx: ProviderContext, api: BachApi): Promise<ManifestEntry[]> {
   const startedAt = new Date(ctx.now()).toISOString();
   const onRetry = ctx.onRetry(batch.batchId);
-  ctx.emit({ type: 'batch-start', batchId: batch.batchId, mode: batch.mode, files: batch.files, bytes: batch.bytes });
 
   // Submit. After a failure whose outcome is unknown (reset, timeout, 5xx) the batch may exist:
   // ask for it by id first and resubmit only when the server does not know it.

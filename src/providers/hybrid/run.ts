@@ -49,7 +49,6 @@ export function openHybridRun(ctx: ProviderContext<HybridOptions>): ProviderRun 
 async function runBatch(batch: BatchPlan, ctx: ProviderContext<HybridOptions>, api: HybridApi): Promise<ManifestEntry[]> {
   const startedAt = new Date(ctx.now()).toISOString();
   const retryOpts = (what: string) => ({ policy: ctx.retry, signal: ctx.signal, onRetry: ctx.onRetry(batch.batchId, what) });
-  ctx.emit({ type: 'batch-start', batchId: batch.batchId, mode: batch.mode, files: batch.files, bytes: batch.bytes });
 
   const jobs: Job[] = batch.items.map((it, index) => ({ it, index, key: stateKey(ctx.endpoint, it) }));
 
