@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { cleanEnv, cli, readJson, serve, tempDir, type ServeHandle } from '../helpers/cli.js';
 import { makeDocx, makePdf, writeFileMkdir } from '../../src/devtools/documents.js';
 import { makePng } from '../../src/devtools/generate.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
 
 const MiB = 1024 * 1024;
 const MB25 = 25 * 1000 * 1000;
@@ -87,7 +86,7 @@ describe('aihub: 40 files into one batch', () => {
       ],
       { env: env() },
     );
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     manifest = await readJson(m);
     expect(manifest.provider).toBe('aihub');
     expect(manifest.entries).toHaveLength(40);
@@ -148,7 +147,7 @@ describe('aihub: 40 files into one batch', () => {
 
   it('batches list / show / files (paged) see it', async () => {
     const list = await cli(['batches', 'list', '--json'], { env: env() });
-    expect(list.exitCode, list.stderr).toBe(EXIT.OK);
+    expect(list.exitCode, list.stderr).toBe(0);
     expect(lines(list.stdout)[0].batches.some((x: any) => String(x.id) === batchId && x.name === 'e2e forty')).toBe(true);
     const show = await cli(['batches', 'show', batchId], { env: env() });
     expect(show.stdout).toContain('name: e2e forty');
@@ -173,35 +172,35 @@ describe('aihub: delete and runs', () => {
     const small = join(dir, 'in', 'cover.png');
     const m = join(dir, 'del.json');
     const up = await cli(['upload', small, join(dir, 'in', 'page-1.png'), '--batch-name', 'to delete', '--manifest', m], { env: env() });
-    expect(up.exitCode, up.stderr).toBe(EXIT.OK);
+    expect(up.exitCode, up.stderr).toBe(0);
     const id = (await readJson(m)).entries[0].batchId;
 
     const one = await cli(['batches', 'rm', id, '--file', 'cover.png'], { env: env() });
-    expect(one.exitCode, one.stderr).toBe(EXIT.OK);
+    expect(one.exitCode, one.stderr).toBe(0);
     expect(one.stdout).toContain(`deleted cover.png from batch ${id}`);
     expect(one.stderr).toMatch(/job (PENDING|RUNNING|COMPLETE)/);
     expect((await inspect(id)).files.map((f: any) => f.name)).toEqual(['page-1.png']);
 
     const ghost = await cli(['batches', 'rm', id, '--file', 'ghost.png'], { env: env() });
-    expect(ghost.exitCode).toBe(EXIT.REMOTE);
+    expect(ghost.exitCode).toBe(6);
     expect(ghost.stdout).toMatch(/ended FAILED: File ghost.png not found/);
 
     const rm = await cli(['batches', 'rm', id, '--json'], { env: env() });
-    expect(rm.exitCode, rm.stderr).toBe(EXIT.OK);
+    expect(rm.exitCode, rm.stderr).toBe(0);
     expect(lines(rm.stdout)).toEqual([expect.objectContaining({ type: 'deleted', batch_id: id, state: 'COMPLETE' })]);
     const list = await cli(['batches', 'list', '--json'], { env: env() });
     expect(lines(list.stdout)[0].batches.some((x: any) => String(x.id) === id)).toBe(false);
     const show = await cli(['batches', 'show', id], { env: env() });
-    expect(show.exitCode).toBe(EXIT.REMOTE);
+    expect(show.exitCode).toBe(6);
     expect(show.stderr).toContain(`batch ${id} does not exist`);
   });
 
   it('runs start / show / results page the results; a run on an empty batch fails with exit 6', async () => {
     const up = await cli(['upload', join(dir, 'in'), '--include', 'page-*.png', '--batch-name', 'run me', '--manifest', join(dir, 'run.json')], { env: env() });
-    expect(up.exitCode, up.stderr).toBe(EXIT.OK);
+    expect(up.exitCode, up.stderr).toBe(0);
     const id = (await readJson(join(dir, 'run.json'))).entries[0].batchId;
     const start = await cli(['runs', 'start', 'Describe Files', '--batch-id', id, '--results', join(dir, 'run-results.json')], { env: env() });
-    expect(start.exitCode, start.stderr).toBe(EXIT.OK);
+    expect(start.exitCode, start.stderr).toBe(0);
     expect(start.stderr).toMatch(/RUNNING|COMPLETE/);
     const res = await readJson(join(dir, 'run-results.json'));
     expect(res.files).toHaveLength(12);
@@ -214,7 +213,7 @@ describe('aihub: delete and runs', () => {
     const empty = await cli(['batches', 'create', 'empty', '--json'], { env: env() });
     const emptyId = lines(empty.stdout)[0].id;
     const failed = await cli(['runs', 'start', 'Describe Files', '--batch-id', emptyId], { env: env() });
-    expect(failed.exitCode).toBe(EXIT.REMOTE);
+    expect(failed.exitCode).toBe(6);
     expect(failed.stderr).toContain('The batch has no files.');
   });
 
@@ -226,7 +225,7 @@ describe('aihub: delete and runs', () => {
     await writeFileMkdir(join(bad, 'fake.docx'), Buffer.from('PK\x03\x04 not really'));
     const m = join(bad, 'm.json');
     const r = await cli(['upload', bad, '--batch-name', 'bad', '--manifest', m], { env: env() });
-    expect(r.exitCode).toBe(EXIT.PARTIAL);
+    expect(r.exitCode).toBe(3);
     const entries = (await readJson(m)).entries;
     const rule = (suffix: string) => entries.find((e: any) => e.source.endsWith(suffix))?.rule ?? 'ok';
     expect(rule('notes.txt')).toBe('unsupported-type');

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { BIN, cleanEnv, cli, readJson, serve, tempDir, type ServeHandle } from '../helpers/cli.js';
 import { writeMp4 } from '../../src/devtools/video.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
 import { settledValue, waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
@@ -76,7 +75,7 @@ describe('hybrid upload', () => {
     const sb = await start();
     const manifestPath = join(dir, 'm1.json');
     const r = await cli(['upload', join(dir, 'in'), '--provider', 'hybrid', '--manifest', manifestPath, '--verbose'], { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     const m = await readJson(manifestPath);
     await expectIdentical(sb, m, Object.keys(SIZES));
     const stats = await sb.stats();
@@ -102,7 +101,7 @@ describe('hybrid upload', () => {
     const sb = await start(['--part-fault-rate', '0.15', '--part-faults', 'cut', '--presign-ttl', '3', '--seed', '11']);
     const manifestPath = join(dir, 'm2.json');
     const r = await cli(['upload', join(dir, 'in'), '--provider', 'hybrid', '--manifest', manifestPath, '--verbose'], { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     await expectIdentical(sb, await readJson(manifestPath), Object.keys(SIZES));
     const stats = await sb.stats();
     const counts = Object.values(stats.hybrid.partsReceived);
@@ -139,7 +138,7 @@ describe('hybrid upload', () => {
     expect(atKill).toBeLessThan(size);
 
     const r = await cli(args.slice(1), { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     const m = await readJson(manifestPath);
     expect(m.entries).toHaveLength(1);
     expect(m.entries[0].status).toBe('uploaded');
@@ -165,7 +164,7 @@ describe('hybrid upload', () => {
       await settledValue(async () => (await sb.stats()).partBytesReceived, 'bytes received');
     }
     const r = await cli(args.slice(1), { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     await expectIdentical(sb, await readJson(manifestPath), Object.keys(SIZES));
     const stats = await sb.stats();
     // Completed (a video record made) once per file, whatever the kills interrupted.
@@ -185,7 +184,7 @@ describe('hybrid upload', () => {
     run.kill('SIGKILL');
     await run;
     const r = await cli(args.slice(1), { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     const m = await readJson(manifestPath);
     expect(m.entries[0]).toMatchObject({ status: 'uploaded', sha256: originals.get('small.mp4') });
     const stats = await sb.stats();

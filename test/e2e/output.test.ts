@@ -4,7 +4,6 @@ import { execa } from 'execa';
 import { join } from 'node:path';
 import { BIN, cleanEnv, cli, serve, tempDir, type ServeHandle } from '../helpers/cli.js';
 import { writePngs } from '../../src/devtools/generate.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
 
 const TOKEN = 'tok-output-0c1d';
 let sandbox: ServeHandle;
@@ -27,7 +26,7 @@ describe('terminal output', () => {
     const cmd = `stty cols 120 rows 40; node ${BIN} upload ${join(dir, 'imgs')} --manifest ${manifest}`;
     // `script` gives the CLI a real pty on stdin/stdout/stderr.
     const r = await execa('script', ['-qec', cmd, '/dev/null'], { env: { ...env(), TERM: 'xterm-256color' }, extendEnv: false, reject: false });
-    expect(r.exitCode).toBe(EXIT.OK);
+    expect(r.exitCode).toBe(0);
     const screen = r.stdout;
     expect(screen).toMatch(/\x1b\[/); // cursor control: bars are redrawn in place
     expect(screen).toMatch(/total/i);
@@ -38,7 +37,7 @@ describe('terminal output', () => {
 
   it('no carriage returns or escape codes when stderr is not a terminal', async () => {
     const run = await cli(['upload', join(dir, 'imgs'), '--manifest', join(dir, 'plain.json')], { env: env() });
-    expect(run.exitCode).toBe(EXIT.OK);
+    expect(run.exitCode).toBe(0);
     expect(run.stderr).not.toContain('\r');
     expect(run.stderr).not.toMatch(/\x1b\[/);
     expect(run.stderr).toMatch(/uploaded 400, skipped 0, rejected 0, failed 0 .*manifest: .*plain\.json/);
@@ -47,7 +46,7 @@ describe('terminal output', () => {
 
   it('--json prints only NDJSON events on stdout, ending with the summary', async () => {
     const r = await cli(['upload', join(dir, 'imgs'), '--manifest', join(dir, 'json.json'), '--json'], { env: env() });
-    expect(r.exitCode).toBe(EXIT.OK);
+    expect(r.exitCode).toBe(0);
     const events = r.stdout
       .trim()
       .split('\n')
@@ -61,13 +60,13 @@ describe('terminal output', () => {
 
   it('--quiet prints only the summary line; usage errors exit with the usage code', async () => {
     const q = await cli(['upload', join(dir, 'imgs'), '--manifest', join(dir, 'q.json'), '--quiet'], { env: env() });
-    expect(q.exitCode).toBe(EXIT.OK);
+    expect(q.exitCode).toBe(0);
     expect(q.stderr.trim().split('\n')).toHaveLength(1);
     const bad = await cli(['upload', join(dir, 'imgs'), '--mode', 'turbo'], { env: env() });
-    expect(bad.exitCode).toBe(EXIT.USAGE);
+    expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/--mode/);
     const none = await cli(['upload', join(dir, 'imgs'), '--manifest', join(dir, 'n.json')], { env: cleanEnv({ BATCHUP_ENDPOINT: sandbox.bach }) });
-    expect(none.exitCode).toBe(EXIT.USAGE);
+    expect(none.exitCode).toBe(2);
     expect(none.stderr).toMatch(/BATCHUP_TOKEN/);
   });
 });

@@ -4,7 +4,6 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanEnv, cli, serve, tempDir, type ServeHandle } from '../helpers/cli.js';
 import { writePngs } from '../../src/devtools/generate.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
 
 const TOKEN = 'tok-SECRET-5e1d0c9b7a';
 const ACCESS = 'ak-visible-id';
@@ -39,7 +38,7 @@ describe('secrets', () => {
       const r = await cli(['upload', join(dir, 'imgs'), '--manifest', m, ...flags], {
         env: cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: tokenBox.bach }),
       });
-      expect(r.exitCode).toBe(EXIT.OK);
+      expect(r.exitCode).toBe(0);
       outputs.push(r.stdout, r.stderr, await readFile(m, 'utf8'));
     }
     expectNoSecret(outputs);
@@ -51,13 +50,13 @@ describe('secrets', () => {
     const ok = await cli(['upload', join(dir, 'imgs'), '--token-file', tokenFile, '--endpoint', tokenBox.bach, '--manifest', join(dir, 'tf.json')], {
       env: cleanEnv(),
     });
-    expect(ok.exitCode).toBe(EXIT.OK);
+    expect(ok.exitCode).toBe(0);
 
     const wrong = 'tok-WRONG-77aa';
     const bad = await cli(['upload', join(dir, 'imgs'), '--endpoint', tokenBox.bach, '--manifest', join(dir, 'bad.json'), '--verbose'], {
       env: cleanEnv({ BATCHUP_TOKEN: wrong }),
     });
-    expect(bad.exitCode).toBe(EXIT.AUTH);
+    expect(bad.exitCode).toBe(5);
     expect(bad.stderr).toMatch(/401|auth/i);
     expect(bad.stderr + bad.stdout).not.toContain(wrong);
     expect(await readFile(join(dir, 'bad.json'), 'utf8')).not.toContain(wrong);
@@ -69,12 +68,12 @@ describe('secrets', () => {
     const r = await cli(['upload', join(dir, 'imgs'), '--endpoint', keyBox.bach, '--manifest', m, '--json', '--verbose'], {
       env: cleanEnv({ BATCHUP_ACCESS_KEY: ACCESS, BATCHUP_SECRET_KEY: SECRET }),
     });
-    expect(r.exitCode).toBe(EXIT.OK);
+    expect(r.exitCode).toBe(0);
     expectNoSecret([r.stdout, r.stderr, await readFile(m, 'utf8')]);
     const bad = await cli(['upload', join(dir, 'imgs'), '--endpoint', keyBox.bach, '--manifest', join(dir, 'kp-bad.json')], {
       env: cleanEnv({ BATCHUP_ACCESS_KEY: ACCESS, BATCHUP_SECRET_KEY: 'sk-wrong-000' }),
     });
-    expect(bad.exitCode).toBe(EXIT.AUTH);
+    expect(bad.exitCode).toBe(5);
     expect(bad.stderr).not.toContain('sk-wrong-000');
   });
 
@@ -82,7 +81,7 @@ describe('secrets', () => {
     const cfgDir = await tempDir('batchup-cfg-');
     const env = cleanEnv({}, cfgDir);
     const set = await cli(['config', 'set', 'token', '-'], { env, input: TOKEN });
-    expect(set.exitCode).toBe(EXIT.OK);
+    expect(set.exitCode).toBe(0);
     const get = await cli(['config', 'get', 'token'], { env });
     const list = await cli(['config', 'list'], { env });
     expectNoSecret([set.stdout, set.stderr, get.stdout, get.stderr, list.stdout, list.stderr]);
@@ -93,7 +92,7 @@ describe('secrets', () => {
     expect((await stat(cfgFile)).mode & 0o777).toBe(0o600);
     // The stored token is used by upload.
     const r = await cli(['upload', join(dir, 'imgs'), '--endpoint', tokenBox.bach, '--manifest', join(dir, 'cfg.json')], { env });
-    expect(r.exitCode).toBe(EXIT.OK);
+    expect(r.exitCode).toBe(0);
     expectNoSecret([r.stdout, r.stderr]);
   });
 });

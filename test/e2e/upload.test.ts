@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { cleanEnv, cli, download, readJson, ROOT, serve, sha256, sha256File, tempDir, type ServeHandle } from '../helpers/cli.js';
+import yauzl from 'yauzl';
 import { writeMixedFolder, writePngs } from '../../src/devtools/generate.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
 
 const TOKEN = 'tok-e2e-3f9a1c77';
 let sandbox: ServeHandle;
@@ -20,11 +20,35 @@ afterAll(async () => {
   await sandbox?.stop();
 });
 
+/** Every uploaded URL serves the bytes of its source: the file, or for a ZIP's image the entry inside the ZIP. */
 async function expectUrlsMatchFiles(manifest: any) {
   for (const e of manifest.entries.filter((x: any) => x.status === 'uploaded')) {
     const body = await download(e.url);
-    if (!e.source.includes('!/')) expect(sha256(body)).toBe(await sha256File(e.source));
-    expect(sha256(body)).toBe(e.sha256 ?? sha256(body));
+    const [zipPath, entryPath] = e.source.split('!/');
+    const original = entryPath ? await zipEntryBytes(zipPath, entryPath) : await readFile(e.source);
+    expect(sha256(body), e.source).toBe(sha256(original));
+    if (e.sha256) expect(e.sha256).toBe(sha256(original));
+  }
+}
+
+async function zipEntryBytes(zipPath: string, entryPath: string): Promise<Buffer> {
+  const zip = await yauzl.openPromise(zipPath, { lazyEntries: true });
+  try {
+    for (;;) {
+      const entry = await new Promise<yauzl.Entry | undefined>((ok, fail) => {
+        zip.once('entry', ok);
+        zip.once('end', () => ok(undefined));
+        zip.once('error', fail);
+        zip.readEntry();
+      });
+      if (!entry) throw new Error(`${zipPath} has no entry ${entryPath}`);
+      if (entry.fileName !== entryPath) continue;
+      const chunks: Buffer[] = [];
+      for await (const c of await zip.openReadStreamPromise(entry)) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    }
+  } finally {
+    zip.close();
   }
 }
 
@@ -34,7 +58,7 @@ describe('upload fixtures/images', () => {
     const manifestPath = join(dir, 'm.json');
     const r = await cli(['upload', 'fixtures/images', '--manifest', manifestPath], { env: env() });
     expect(r.stderr).toMatch(/uploaded \d+/);
-    expect(r.exitCode).toBe(EXIT.OK);
+    expect(r.exitCode).toBe(0);
     const m = await readJson(manifestPath);
     expect(m.version).toBe(1);
     const fixtures = (await readdir(join(ROOT, 'fixtures/images'))).filter((f) => !f.endsWith('.md'));
@@ -49,7 +73,7 @@ describe('upload fixtures/images', () => {
   it('--sandbox runs the same job with no endpoint or token configured', async () => {
     const dir = await tempDir();
     const r = await cli(['upload', join(ROOT, 'fixtures/images'), '--sandbox', '--manifest', join(dir, 'm.json')], { env: cleanEnv(), cwd: dir });
-    expect(r.exitCode).toBe(EXIT.OK);
+    expect(r.exitCode).toBe(0);
     expect(r.stderr).toMatch(/manifest: .*m\.json/);
     const m = await readJson(join(dir, 'm.json'));
     expect(m.entries.length).toBeGreaterThan(0);
@@ -67,7 +91,7 @@ describe('650 generated images', () => {
   it('--dry-run plans 3 async batches and uploads nothing', async () => {
     const before = (await sandbox.stats()).requests;
     const r = await cli(['upload', join(dir, 'imgs'), '--dry-run', '--json'], { env: env() });
-    expect(r.exitCode).toBe(EXIT.OK);
+    expect(r.exitCode).toBe(0);
     const events = r.stdout
       .trim()
       .split('\n')
@@ -84,7 +108,7 @@ describe('650 generated images', () => {
     const before = Date.now();
     const r = await cli(['upload', join(dir, 'imgs'), '--manifest', manifestPath], { env: env() });
     const after = Date.now();
-    expect(r.exitCode).toBe(EXIT.OK);
+    expect(r.exitCode).toBe(0);
     const m = await readJson(manifestPath);
     expect(m.entries).toHaveLength(650);
     const batchIds = new Set(m.entries.map((e: any) => e.batchId));
@@ -110,7 +134,7 @@ describe('bad input loses nothing', () => {
     const files = await writeMixedFolder(join(dir, 'mixed'));
     const manifestPath = join(dir, 'm.json');
     const r = await cli(['upload', join(dir, 'mixed'), '--manifest', manifestPath], { env: env() });
-    expect(r.exitCode).toBe(EXIT.PARTIAL);
+    expect(r.exitCode).toBe(3);
     const m = await readJson(manifestPath);
     const bySource = new Map(m.entries.map((e: any) => [e.source, e]));
     const expectRule = (name: string, rule: RegExp) => {
@@ -142,7 +166,7 @@ describe('bad input loses nothing', () => {
     const files = await writeMixedFolder(join(dir, 'mixed'));
     for (const f of ['good-1.png', 'good-2.png', 'good-3.png']) await import('node:fs/promises').then((fs) => fs.rm(files[f]!));
     const r = await cli(['upload', join(dir, 'mixed'), '--manifest', join(dir, 'm.json')], { env: env() });
-    expect(r.exitCode).toBe(EXIT.NOTHING_UPLOADED);
+    expect(r.exitCode).toBe(4);
     const m = await readJson(join(dir, 'm.json'));
     expect(m.entries).toHaveLength(6);
     expect(m.entries.every((e: any) => e.status === 'rejected' && e.error)).toBe(true);
@@ -152,7 +176,7 @@ describe('bad input loses nothing', () => {
     const dir = await tempDir();
     await writePngs(join(dir, 'ok'), 2, { seedBase: 5000 });
     const r = await cli(['upload', join(dir, 'ok'), join(dir, 'missing.png'), '--manifest', join(dir, 'm.json')], { env: env() });
-    expect(r.exitCode).toBe(EXIT.PARTIAL);
+    expect(r.exitCode).toBe(3);
     expect(r.stderr).toContain('missing.png');
     const m = await readJson(join(dir, 'm.json'));
     expect(m.entries.filter((e: any) => e.status === 'uploaded')).toHaveLength(2);
@@ -165,7 +189,7 @@ describe('modes and inputs', () => {
     await writePngs(join(dir, 'a'), 5, { seedBase: 7000 });
     for (const mode of ['sync', 'async']) {
       const r = await cli(['upload', join(dir, 'a'), '--mode', mode, '--manifest', join(dir, `${mode}.json`)], { env: env() });
-      expect(r.exitCode).toBe(EXIT.OK);
+      expect(r.exitCode).toBe(0);
       const m = await readJson(join(dir, `${mode}.json`));
       expect(m.entries.every((e: any) => e.status === 'uploaded' && e.mode === mode)).toBe(true);
     }
@@ -173,7 +197,7 @@ describe('modes and inputs', () => {
     const m = await readJson(join(dir, 'sync.json'));
     const list = ['# urls from the last run', '', ...m.entries.map((e: any) => e.url)].join('\n');
     const r = await cli(['upload', '--urls', '-', '--manifest', join(dir, 'urls.json')], { env: env(), input: list });
-    expect(r.exitCode).toBe(EXIT.OK);
+    expect(r.exitCode).toBe(0);
     const mu = await readJson(join(dir, 'urls.json'));
     expect(mu.entries.map((e: any) => e.source)).toEqual(m.entries.map((e: any) => e.url));
     expect(mu.entries.every((e: any) => e.status === 'uploaded' && e.mode === 'async')).toBe(true);
@@ -185,7 +209,7 @@ describe('modes and inputs', () => {
     const r = await cli(['upload', join(dir, 'a'), '--batch-id', 'launch-2025', '--name-template', 'hero-{index}.{ext}', '--manifest', join(dir, 'm.json')], {
       env: env(),
     });
-    expect(r.exitCode).toBe(EXIT.OK);
+    expect(r.exitCode).toBe(0);
     const m = await readJson(join(dir, 'm.json'));
     expect(m.entries.map((e: any) => [e.batchId, e.name])).toEqual([
       ['launch-2025', 'hero-0.png'],
@@ -198,9 +222,30 @@ describe('modes and inputs', () => {
     await writePngs(join(dir, 'a'), 3, { seedBase: 7200 });
     await cli(['upload', join(dir, 'a'), '--manifest', join(dir, 'one.json')], { env: env() });
     const r = await cli(['upload', '--from-manifest', join(dir, 'one.json'), '--manifest', join(dir, 'two.json')], { env: env() });
-    expect(r.exitCode).toBe(EXIT.OK);
+    expect(r.exitCode).toBe(0);
     const two = await readJson(join(dir, 'two.json'));
     expect(two.entries.map((e: any) => e.source)).toEqual((await readJson(join(dir, 'one.json'))).entries.map((e: any) => e.source));
+  });
+
+  it('the same files to a new manifest are uploaded again: a fresh upload never adopts an earlier batch', async () => {
+    const dir = await tempDir();
+    await writePngs(join(dir, 'a'), 4, { seedBase: 7250 });
+    const first = await cli(['upload', join(dir, 'a'), '--manifest', join(dir, 'one.json')], { env: env() });
+    expect(first.exitCode).toBe(0);
+    const before = await sandbox.stats();
+    const started = Date.now();
+    const again = await cli(['upload', join(dir, 'a'), '--manifest', join(dir, 'other.json')], { env: env() });
+    expect(again.exitCode).toBe(0);
+    const after = await sandbox.stats();
+    const one = await readJson(join(dir, 'one.json'));
+    const other = await readJson(join(dir, 'other.json'));
+    // Submitted again (its own batch), every file stored a second time.
+    expect(after.requests['bach.submit-with-files']).toBe((before.requests['bach.submit-with-files'] ?? 0) + 1);
+    for (const e of other.entries) expect(after.receipts[e.sha256]).toBe((before.receipts[e.sha256] ?? 0) + 1);
+    expect(other.entries[0].batchId).not.toBe(one.entries[0].batchId);
+    // The bytes it reports are what it sent; its URLs expire 30 days after this upload.
+    expect(other.summary.bytes).toBe(other.entries.reduce((n: number, e: any) => n + e.size, 0));
+    for (const e of other.entries) expect(Date.parse(e.expiresAt) - 30 * 24 * 3600 * 1000).toBeGreaterThanOrEqual(started);
   });
 });
 
@@ -210,7 +255,7 @@ describe('manifest file', () => {
     await writePngs(join(dir, 'a'), 3, { seedBase: 7300 });
     const manifestPath = join(dir, 'out', 'm.json');
     const r = await cli(['upload', join(dir, 'a'), '--manifest', manifestPath], { env: env() });
-    expect(r.exitCode).toBe(EXIT.OK);
+    expect(r.exitCode).toBe(0);
     expect((await stat(manifestPath)).isFile()).toBe(true);
     expect((await readdir(join(dir, 'out'))).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     JSON.parse(await readFile(manifestPath, 'utf8'));

@@ -10,9 +10,19 @@ const PART = 64 * 1024;
 let sb: Sandbox;
 let api: string;
 
-// Each delete-job state lasts 250 ms: long enough for a 10 ms poll to see it on a busy machine.
+const JOB_STEP_MS = 250;
+/** The sandbox's clock: real time (plus what tests moved it), unless a test holds it still and moves it by hand (job states). */
+let heldAt: number | undefined;
+let ahead = 0;
+const clock = () => heldAt ?? Date.now() + ahead;
+
 beforeAll(async () => {
-  sb = await startSandbox({ token: TOKEN, processMsPerImage: 2, protocolOptions: { aihub: { partSize: PART, resultsPageSize: 3, jobStepMs: 250 } } });
+  sb = await startSandbox({
+    token: TOKEN,
+    processMsPerImage: 2,
+    clock,
+    protocolOptions: { aihub: { partSize: PART, resultsPageSize: 3, jobStepMs: JOB_STEP_MS } },
+  });
   api = `${sb.url}/api/v2`;
 });
 afterAll(async () => {
@@ -203,20 +213,24 @@ describe('multipart sessions', () => {
 });
 
 describe('delete jobs', () => {
+  /** Every state of a job, in order: the clock is held and moved one step at a time, so none can be missed. */
   const waitJob = async (url: string) => {
     const states: string[] = [];
     let last: any;
-    await waitFor(
-      async () => {
+    heldAt = clock();
+    try {
+      for (let step = 0; step < 20; step++) {
         const r = await call('GET', url);
         expect(r.status).toBe(200);
         if (states[states.length - 1] !== r.body.state) states.push(r.body.state);
         last = r.body;
-        return ['COMPLETE', 'FAILED', 'CANCELLED'].includes(r.body.state);
-      },
-      `job ${url} to end`,
-      { everyMs: 10 },
-    );
+        if (['COMPLETE', 'FAILED', 'CANCELLED'].includes(r.body.state)) break;
+        heldAt += JOB_STEP_MS;
+      }
+    } finally {
+      ahead = heldAt - Date.now(); // time never runs backwards for the sandbox
+      heldAt = undefined;
+    }
     return { states, last };
   };
 
