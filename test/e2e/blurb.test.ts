@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -271,6 +272,38 @@ describe('batchup render', () => {
     // About one GET per second per batch, not a tight loop.
     const seconds = (Date.now() - started) / 1000;
     expect(s.requests['blurb.batches.get']).toBeLessThanOrEqual(3 * Math.ceil(seconds + 1));
+  });
+
+  it('an asset that changes after the pre-check: the server fails the renders, the manifest says why, and a rerun sends the batch again', async () => {
+    const sb = await sandbox(600);
+    // A first-bytes probe (a Range request) sees a square PNG; the server's full download a 1000×800 one.
+    const fickle = createHttpServer(async (req, res) => {
+      const body = await readFile(join(dir, 'cdn', req.headers.range ? 'cover.png' : 'wide.png'));
+      res.writeHead(200, { 'content-length': body.length }).end(body);
+    });
+    await new Promise<void>((ok) => fickle.listen(0, '127.0.0.1', ok));
+    try {
+      const artwork = `http://127.0.0.1:${(fickle.address() as { port: number }).port}/cover.png`;
+      const spec = join(dir, 'fickle.json');
+      await writeFile(spec, JSON.stringify(batch('fickle', { artwork, audio: `${assets.url}/track.mp3` }, 2)));
+      const args = ['render', spec, '--endpoint', sb.url, '--manifest', join(dir, 'fickle-manifest.json')];
+      const r = await cli(args, { env: env() });
+      expect(r.exitCode, r.stderr).toBe(EXIT.NOTHING_UPLOADED);
+      const m = await readJson(join(dir, 'fickle-manifest.json'));
+      expect(m.entries).toHaveLength(2);
+      for (const e of m.entries) {
+        expect(e).toMatchObject({ status: 'failed', code: 'REMOTE', remote: { status: 'FAILED' } });
+        expect(e.error).toMatch(/FAILED: artist\.artworkUrl must be a square PNG or JPG image \(1000×800, not square\)/);
+        expect(e.url).toBeUndefined();
+      }
+      expect(r.stderr).toMatch(/render .*fickle!\/0 .*FAILED/);
+      const again = await cli(args, { env: env() });
+      expect(again.exitCode).toBe(EXIT.NOTHING_UPLOADED);
+      expect(await creates(sb)).toBe(2);
+    } finally {
+      fickle.close();
+      fickle.closeAllConnections();
+    }
   });
 
   it('kill -9 after the batches are created, then the same command: no batch created twice, all complete', async () => {
