@@ -34,6 +34,13 @@ export const LIMITS = {
   webhookAnswerMs: 2_000,
 } as const;
 
+/**
+ * ASSUMED: a POST answered 429 or 503 created nothing (it may be sent again); any other failed
+ * answer (500, a reset, a timeout) may have created the batch. ASSUMED: the answer's `renders`
+ * are in the order of the body's, one per item (how renders map back to a spec's `renders[i]`).
+ */
+export const POST_NOT_CREATED: readonly number[] = [429, 503];
+
 export const RENDER_STATUS = {
   pending: 'PENDING',
   collecting: 'COLLECTING_ASSETS',

@@ -25,7 +25,7 @@ import type { BatchPlan, ProviderContext, ProviderRun } from '../../core/provide
 import { withRetry } from '../../core/retry.js';
 import type { Item } from '../../core/types.js';
 import { BlurbApi } from './api.js';
-import { type BatchRecord, isDone, type RenderRecord } from './contract.js';
+import { type BatchRecord, isDone, POST_NOT_CREATED, type RenderRecord } from './contract.js';
 import { type BlurbOptions, webhookUrlOf } from './options.js';
 import { WebhookReceiver } from './receiver.js';
 import { content, payloadOf, type SpecPayload } from './spec.js';
@@ -106,7 +106,7 @@ function create(r: Run, body: Record<string, unknown>, batchId: string): Promise
         return await r.api.create(body, r.ctx.signal);
       } catch (raw) {
         const err = toBatchupError(raw);
-        const notCreated = err.status === 429 || err.status === 503 || (err.code === 'NETWORK' && NOT_SENT.test(err.message));
+        const notCreated = POST_NOT_CREATED.includes(err.status ?? 0) || (err.code === 'NETWORK' && NOT_SENT.test(err.message));
         if (notCreated || !err.retryable || err.code === 'INTERRUPTED') throw err;
         throw new BatchupError('UNKNOWN_OUTCOME', `the answer to the batch's POST was lost (${err.message}): the server may have created it`, {
           retryable: false,
