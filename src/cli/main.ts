@@ -214,12 +214,7 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     hooks.setExit(await runUploadCommand(paths, opts, ctx));
   });
 
-  addRenderCommand(
-    program,
-    ctx,
-    hooks,
-    hooks.providers?.find((p) => p.name === 'blurb'),
-  );
+  addRenderCommand(program, ctx, hooks);
 
   // ------------------------------------------------------------------------------------- serve
   addServeCommand(program, ctx, hooks);

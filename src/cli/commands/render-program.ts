@@ -12,9 +12,12 @@ import { optionOf } from '../flags.js';
 export interface RenderHooks {
   setExit: (code: number) => void;
   installSignals: () => void;
+  /** The provider modules: render is blurb's (no command when it is not among them). */
+  providers?: readonly AnyProvider[];
 }
 
-export function addRenderCommand(program: Command, ctx: CliContext, hooks: RenderHooks, provider: AnyProvider | undefined): void {
+export function addRenderCommand(program: Command, ctx: CliContext, hooks: RenderHooks): void {
+  const provider = hooks.providers?.find((p) => p.name === 'blurb');
   if (!provider) return;
   const cmd = program
     .command('render')
