@@ -11,6 +11,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { BatchupError, toBatchupError } from '../core/errors.js';
 import { EXIT, EXIT_CODE_HELP, exitCodeForError, hintFor } from './exit-codes.js';
 import { addProviderCommands } from './commands/provider-program.js';
+import { addRenderCommand } from './commands/render-program.js';
 import { addServeCommand } from './commands/serve-program.js';
 import { collect, examples, optionOf } from './flags.js';
 import { redact } from './redact.js';
@@ -234,6 +235,8 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     const { runUploadCommand } = await import('./commands/upload.js');
     hooks.setExit(await runUploadCommand(paths, opts, ctx));
   });
+
+  addRenderCommand(program, ctx, hooks);
 
   // ------------------------------------------------------------------------------------- serve
   addServeCommand(program, ctx, hooks);

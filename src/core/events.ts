@@ -38,6 +38,8 @@ export type BatchupEvent =
   | { type: 'batch-submitted'; batchId: string; mode: UploadMode; attempt: number }
   | { type: 'retry'; batchId: string; attempt: number; delayMs: number; error: string; code: string; status?: number }
   | { type: 'poll'; batchId: string; status: string; processed: number; total: number }
+  /** One output of a job the server works on (a blurb render): its state changed. `progress` 0–100, `message` the server's words. */
+  | { type: 'render-progress'; batchId: string; renderId: string; source: string; status: string; progress: number; message?: string }
   | { type: 'result'; entry: ManifestEntry }
   | { type: 'batch-done'; batchId: string; uploaded: number; failed: number }
   | { type: 'batch-failed'; batchId: string; error: string; code: string; files: number }

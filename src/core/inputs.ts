@@ -57,7 +57,9 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   };
   const refuse = (list: readonly Screened[], items: Item[]) => {
     for (const { item, rule, detail } of list) {
-      items.splice(items.indexOf(item), 1);
+      const at = items.indexOf(item);
+      if (at < 0) continue; // refused once already
+      items.splice(at, 1);
       rejected(
         {
           source: item.source,

@@ -34,7 +34,7 @@ import type { Item } from './types.js';
 import { inputOf, zipEntrySource } from './zip-source.js';
 
 /** Failures after which the server may still hold the batch. */
-const OUTCOME_UNKNOWN = new Set(['INTERRUPTED', 'NETWORK', 'HTTP_RETRYABLE', 'NOT_FOUND', 'PROTOCOL', 'REMOTE']);
+const OUTCOME_UNKNOWN = new Set(['INTERRUPTED', 'NETWORK', 'HTTP_RETRYABLE', 'NOT_FOUND', 'PROTOCOL', 'REMOTE', 'UNKNOWN_OUTCOME']);
 
 export async function runUpload<O>(
   provider: AnyProvider,

@@ -85,6 +85,8 @@ export interface RunSettings {
   maxMemory?: number;
   /** --force: do everything again, ignoring what the journal holds. */
   force?: boolean;
+  /** --sandbox: the endpoint is an in-process sandbox (it can host a provider's local assets). */
+  sandbox?: boolean;
   cwd: string;
   poll: { initialMs: number; maxMs: number; timeoutMs: number };
 }
@@ -196,7 +198,7 @@ export interface ProviderModule<O = unknown> {
   capabilities: Capabilities;
   flags: readonly FlagSpec[];
   /** Typed options from the flag values; checks that need no I/O. Throws USAGE/CONFIG errors. */
-  options(values: FlagValues, run: Pick<RunSettings, 'batchId' | 'maxMemory'>): O;
+  options(values: FlagValues, run: Pick<RunSettings, 'batchId' | 'maxMemory' | 'sandbox'>): O;
   /** What of the options changes the result: part of every input's fingerprint, so changing it re-runs the inputs. */
   fingerprint?(options: O): string;
   /** The credentials for `endpoint`; throws a CONFIG error when they are missing or unusable. */

@@ -82,7 +82,11 @@ export type RejectRule =
   /** The remote name cannot be used by the provider (too long, a path separator, …). */
   | 'bad-name'
   /** Another input of the same run already has this remote name (it would be replaced). */
-  | 'duplicate-name';
+  | 'duplicate-name'
+  /** An image that must be square is not (blurb artwork): `not-square 1000×800`. */
+  | 'not-square'
+  /** A job description (a blurb render spec) breaks the API's rules for its fields. */
+  | 'invalid-spec';
 
 export interface Rejection {
   source: string;

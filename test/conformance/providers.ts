@@ -11,6 +11,7 @@ import { makePdf } from '../../src/devtools/documents.js';
 import { makePng } from '../../src/devtools/generate.js';
 import { writeMp4 } from '../../src/devtools/video.js';
 import type { ServeHandle } from '../helpers/cli.js';
+import { blurbCase } from './blurb-case.js';
 
 export interface ProviderCase {
   name: string;
@@ -28,6 +29,12 @@ export interface ProviderCase {
   storesAt: string[];
   /** Extra checks of a finished run's uploaded entries (e.g. aihub: all in one batch). */
   check?(sb: ServeHandle, uploaded: ManifestEntry[], run: string): Promise<void>;
+  /** What "each input stored exactly once" means when an input is not a file sent as it is (blurb: a spec's batches). */
+  storedOnce?(sb: ServeHandle, manifestPath: string, inputs: string[], statuses: string[]): Promise<unknown>;
+  /** The fault kinds of the faults scenario, when some make an outcome unknowable by design (default: all). */
+  faults?: string;
+  /** false: a submission whose answer was lost cannot be looked up — the kill scenarios are the provider's own. */
+  kills?: false;
 }
 
 async function writeAll(dir: string, files: [string, Buffer][]): Promise<string[]> {
@@ -44,6 +51,7 @@ async function writeAll(dir: string, files: [string, Buffer][]): Promise<string[
 const text = Buffer.from('this is not what the extension says\n');
 
 export const CASES: ProviderCase[] = [
+  blurbCase,
   {
     name: 'bach',
     endpoint: (sb) => `${sb.url}/api/vdr`,

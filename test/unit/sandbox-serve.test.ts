@@ -54,7 +54,7 @@ describe('serve flags', () => {
 describe('serve help', () => {
   it('names the protocols actually served, with their endpoints, and ends with examples', async () => {
     const top = await help(['--help']);
-    expect(top).toMatch(/serve \[options\]\s+run the sandbox server \(bach, hybrid and aihub on\s+one port\)/);
+    expect(top).toMatch(/serve \[options\]\s+run the sandbox server \(bach, hybrid, aihub and\s+blurb on one port\)/);
     expect(top).not.toContain('five');
     const h = await help(['serve', '--help']);
     expect(h).toContain('--faults <kinds>               comma list of 500,503,429,reset,slow,lost\n');

@@ -95,11 +95,25 @@ describe('the default list', () => {
     boxes.push(sb);
     const s = sb.stats();
     expect(Object.keys(s).sort()).toEqual(
-      ['aihub', 'batches', 'bytesReceived', 'bytesStored', 'faultsInjected', 'hybrid', 'objects', 'receipts', 'requests', 'throttle', 'webhooks'].sort(),
+      [
+        'aihub',
+        'batches',
+        'blurb',
+        'bytesReceived',
+        'bytesStored',
+        'faultsInjected',
+        'hybrid',
+        'objects',
+        'receipts',
+        'requests',
+        'throttle',
+        'webhooks',
+      ].sort(),
     );
     expect(s.hybrid).toEqual({ partsReceived: {}, partsRefused: 0, partBytesReceived: 0, presignedWithAuth: 0 });
     expect(s.aihub).toMatchObject({ contexts: {}, partsReceived: 0, sessionsCommitted: 0 });
-    expect(sb.endpoints).toEqual({ bach: `${sb.url}/api/vdr`, hybrid: sb.url, aihub: `${sb.url}/api` });
+    expect(s.blurb).toEqual({ batchesCreated: 0, rendersCreated: 0, dryRuns: 0, refused: 0, gets: {} });
+    expect(sb.endpoints).toEqual({ bach: `${sb.url}/api/vdr`, hybrid: sb.url, aihub: `${sb.url}/api`, blurb: sb.url });
     expect(sb.bachEndpoint).toBe(`${sb.url}/api/vdr`);
   });
 

@@ -169,7 +169,7 @@ export async function runUploadCommand(paths: string[], flags: UploadFlags & Rec
     );
     for (const f of foreign) renderer.warn(`${f} does not apply to provider ${settings.provider}; ignored`);
     // Every usage and configuration check happens here, before the first file is read.
-    const providerOptions: unknown = provider.options(values, { batchId: flags.batchId, maxMemory });
+    const providerOptions: unknown = provider.options(values, { batchId: flags.batchId, maxMemory, sandbox: flags.sandbox });
 
     let endpoint = settings.endpoint;
     let auth: AuthOptions = settings.auth;

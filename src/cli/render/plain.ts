@@ -90,6 +90,14 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
       ];
     case 'poll':
       return [];
+    case 'render-progress': {
+      // A line per state change (progress within a state is for the bars).
+      const key = `render\0${e.renderId}\0${e.status}`;
+      if (seen.has(key)) return [];
+      seen.add(key);
+      const status = e.status === 'FAILED' ? paint('red', e.status) : /^COMPLETE/.test(e.status) ? paint('green', e.status) : e.status;
+      return [{ level: 'normal', text: `render ${e.source} (${e.renderId}): ${status} ${e.progress}%${e.message ? ` — ${e.message}` : ''}` }];
+    }
     case 'result': {
       const en = e.entry;
       const key = `${en.status}\0${en.source}`;
@@ -166,6 +174,7 @@ export function progressLine(stats: Stats): string {
     const total = polling.reduce((n, b) => n + b.total, 0);
     line += `, server processed ${processed}/${total}`;
   }
+  if (stats.renders.size) line += `, renders ${stats.renders.size - stats.rendersActive}/${stats.renders.size} finished`;
   return line;
 }
 

@@ -22,6 +22,8 @@ export interface BatchStats {
   pollStatus?: string;
 }
 
+const FINAL_RENDER = new Set(['COMPLETED', 'COMPLETE', 'FAILED']);
+
 export class Stats {
   candidates = 0;
   provider?: string;
@@ -34,6 +36,8 @@ export class Stats {
   retries = 0;
   manifestPath?: string;
   readonly batches = new Map<string, BatchStats>();
+  /** Outputs the server works on (blurb renders), by renderId: their latest state. */
+  readonly renders = new Map<string, { batchId: string; source: string; status: string; progress: number; message?: string }>();
   /** Final status of each source that has an outcome. */
   readonly outcomes = new Map<string, EntryStatus>();
   authFailures = 0;
@@ -92,6 +96,9 @@ export class Stats {
         b.pollStatus = e.status;
         break;
       }
+      case 'render-progress':
+        this.renders.set(e.renderId, { batchId: e.batchId, source: e.source, status: e.status, progress: e.progress, message: e.message });
+        break;
       case 'result':
         this.outcomes.set(e.entry.source, e.entry.status);
         if (e.entry.status === 'failed' && e.entry.code === 'AUTH') this.authFailures++;
@@ -144,6 +151,13 @@ export class Stats {
   get bytesSent(): number {
     let n = 0;
     for (const b of this.batches.values()) n += Math.max(0, sum(b.sent) - sum(b.had));
+    return n;
+  }
+
+  /** Renders not finished yet (COMPLETED, COMPLETE and FAILED are final). */
+  get rendersActive(): number {
+    let n = 0;
+    for (const r of this.renders.values()) if (!FINAL_RENDER.has(r.status)) n++;
     return n;
   }
 

@@ -20,6 +20,8 @@ import { Stats, type BatchStats } from './stats.js';
 import type { RenderIO, RenderOptions, Renderer } from './types.js';
 
 export const MAX_FILE_BARS = 6;
+/** Render bars at once (the oldest finished one makes room). */
+const MAX_RENDER_BARS = 16;
 const NAME_WIDTH = 28;
 
 type Bar = cliProgress.SingleBar;
@@ -35,6 +37,8 @@ export class TtyRenderer implements Renderer {
   #multibar?: cliProgress.MultiBar;
   #fileBars = new Map<string, Bar>();
   #pollBars = new Map<string, Bar>();
+  /** One bar per render (key: batch id, render id), kept until its batch ends. */
+  #renderBars = new Map<string, Bar>();
   #spinner?: Ora;
   #closed = false;
 
@@ -72,10 +76,16 @@ export class TtyRenderer implements Renderer {
     if (this.#closed) return;
     this.stats.update(e);
     for (const line of describeEvent(e, this.#paint, this.#seen)) {
+      // A render's states are its bar; only a failure also gets a line.
+      if (e.type === 'render-progress' && e.status !== 'FAILED' && this.#opts.progress) continue;
       if (shouldPrint(line.level, this.#opts)) this.#log(line.text);
     }
     if (!this.#opts.progress) return;
     switch (e.type) {
+      case 'render-progress':
+        this.#refreshPhase();
+        this.#renderProgress(e);
+        break;
       case 'file-progress':
         this.#refreshPhase();
         this.#fileProgress(e.batchId, e.source, e.sent, e.total);
@@ -101,7 +111,9 @@ export class TtyRenderer implements Renderer {
   #refreshPhase(): void {
     const uploading = this.stats.uploadingBatches.length > 0;
     const waiting = this.stats.batchesInFlight > 0;
-    if (uploading) {
+    if (this.stats.rendersActive > 0 || this.#renderBars.size > 0) {
+      this.#ensureBars();
+    } else if (uploading) {
       this.#ensureBars();
       this.#syncPollBars();
     } else if (waiting) {
@@ -135,6 +147,7 @@ export class TtyRenderer implements Renderer {
     this.#multibar = undefined;
     this.#fileBars.clear();
     this.#pollBars.clear();
+    this.#renderBars.clear();
     try {
       mb.update(); // flush lines logged since the last redraw (stop() does not)
       mb.stop();
@@ -218,6 +231,12 @@ export class TtyRenderer implements Renderer {
         this.#fileBars.delete(key);
       }
     }
+    for (const [key, b] of [...this.#renderBars]) {
+      if (withPoll && key.startsWith(`${batchId}\0`)) {
+        mb?.remove(b);
+        this.#renderBars.delete(key);
+      }
+    }
     if (withPoll) {
       const pb = this.#pollBars.get(batchId);
       if (pb) {
@@ -226,6 +245,29 @@ export class TtyRenderer implements Renderer {
       }
     }
   }
+
+  /** A render's bar: the server's progress (0–100) and its words. */
+  #renderProgress(e: Extract<BatchupEvent, { type: 'render-progress' }>): void {
+    const mb = this.#multibar;
+    if (!mb) return;
+    const key = `${e.batchId}\0${e.renderId}`;
+    const payload = { label: e.source.slice(e.source.lastIndexOf('#') + 1).replace('!/', ' #'), status: e.status, message: e.message ?? '' };
+    const bar = this.#renderBars.get(key);
+    if (bar) return bar.update(e.progress, payload);
+    if (this.#renderBars.size >= MAX_RENDER_BARS) {
+      const done = [...this.#renderBars].find(([k]) => /^COMPLETE|^FAILED/.test(this.stats.renders.get(k.split('\0')[1]!)?.status ?? ''));
+      if (!done) return;
+      mb.remove(done[1]);
+      this.#renderBars.delete(done[0]);
+    }
+    this.#renderBars.set(key, mb.create(100, e.progress, payload, { format: this.#renderFormat }));
+  }
+
+  readonly #renderFormat: FormatFn = (_o, params, payload) => {
+    const label = truncateMiddle(String(payload.label ?? ''), NAME_WIDTH).padEnd(NAME_WIDTH);
+    const pct = `${Math.round(params.value)}%`.padStart(4);
+    return this.#fit(`  ${label} ${bar(params.value / 100, 20)} ${pct} ${payload.status}${payload.message ? ` — ${payload.message}` : ''}`);
+  };
 
   /** One status line per batch the server is processing while others still upload. */
   #syncPollBars(): void {

@@ -27,6 +27,7 @@ import { checkGif } from './gif.js';
 import { checkIco } from './ico.js';
 import { checkJpeg } from './jpeg.js';
 import type { Checker, Shape } from './limits.js';
+import { checkMp3 } from './mp3.js';
 import { checkDocx } from './ooxml.js';
 import { checkPdf } from './pdf.js';
 import { checkPng } from './png.js';
@@ -60,6 +61,7 @@ export const CHECKERS: Readonly<Record<string, Checker>> = {
   avi: checkAvi,
   pdf: checkPdf,
   docx: checkDocx,
+  mp3: checkMp3,
 };
 
 const mb = (n: number) => (n / (1024 * 1024)).toFixed(2);

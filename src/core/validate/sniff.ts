@@ -11,6 +11,7 @@ import { canonicalFromFileType, ZIP_CONTAINERS } from './formats.js';
 import { isGif } from './gif.js';
 import { isIco } from './ico.js';
 import { isJpeg } from './jpeg.js';
+import { id3v2Length, isMp3At } from './mp3.js';
 import { VERIFIED_CONTAINERS } from './ooxml.js';
 import { isPng } from './png.js';
 import { looksLikeText, type ByteSource } from './source.js';
@@ -27,6 +28,7 @@ export interface Sniffed {
 }
 
 const EOCD = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+const HEAD_BYTES = 64 * 1024;
 
 async function fileTypeOf(head: Buffer): Promise<string | undefined> {
   try {
@@ -44,6 +46,12 @@ async function fileTypeOf(head: Buffer): Promise<string | undefined> {
  */
 export async function sniff(head: Buffer, src: ByteSource, claimed?: string): Promise<Sniffed> {
   const text = looksLikeText(head.subarray(0, 512));
+  // An ID3 tag says nothing of what follows it (FLAC and AAC wear them too): sniff behind it.
+  const tag = id3v2Length(head);
+  if (tag) {
+    const inner: ByteSource = { size: Math.max(0, src.size - tag), read: (at, n) => src.read(tag + at, n) };
+    return { format: (await sniff(await inner.read(0, HEAD_BYTES), inner, claimed)).format, text };
+  }
   if (isPng(head)) return { format: 'png', text };
   if (isJpeg(head)) return { format: 'jpg', text };
   if (isGif(head)) return { format: 'gif', text };
@@ -72,7 +80,9 @@ export async function sniff(head: Buffer, src: ByteSource, claimed?: string): Pr
   // Before file-type, which calls any XML document 'xml'.
   if (looksLikeSvg(head)) return { format: 'svg', text };
   const ft = await fileTypeOf(head);
-  if (ft) return { format: ft, text };
+  if (ft && ft !== 'mp3') return { format: ft, text };
+  // MPEG audio has no magic number: a run of valid frames makes it MP3, one frame sync does not.
+  if (await isMp3At(src, 0, head)) return { format: 'mp3', text };
   // BMP's two-letter magic is weak: only after file-type had nothing better to say.
   if (isBmp(head)) return { format: 'bmp', text };
   // A ZIP whose start is damaged still ends with an end-of-central-directory record.
