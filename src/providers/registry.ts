@@ -3,9 +3,10 @@ import { usageError } from '../core/errors.js';
 import type { AnyProvider } from '../core/provider.js';
 import { aihub } from './aihub/index.js';
 import { bach } from './bach/index.js';
+import { claid } from './claid/index.js';
 import { hybrid } from './hybrid/index.js';
 
-const PROVIDERS: readonly AnyProvider[] = [bach, hybrid, aihub];
+const PROVIDERS: readonly AnyProvider[] = [bach, hybrid, aihub, claid];
 
 export const providers = (): readonly AnyProvider[] => PROVIDERS;
 
