@@ -7,9 +7,10 @@ import type { ProtocolOptionsFor, ProtocolStatsFor } from '../kit/protocol.js';
 import type { StatsSnapshot } from '../kit/stats.js';
 import { aihub } from './aihub/index.js';
 import { bach } from './bach/index.js';
+import { claid } from './claid/index.js';
 import { hybrid } from './hybrid/index.js';
 
-export const DEFAULT_PROTOCOLS = [bach, hybrid, aihub] as const;
+export const DEFAULT_PROTOCOLS = [bach, hybrid, aihub, claid] as const;
 
 export type DefaultProtocols = typeof DEFAULT_PROTOCOLS;
 
