@@ -95,11 +95,25 @@ describe('the default list', () => {
     boxes.push(sb);
     const s = sb.stats();
     expect(Object.keys(s).sort()).toEqual(
-      ['aihub', 'batches', 'bytesReceived', 'bytesStored', 'faultsInjected', 'hybrid', 'objects', 'receipts', 'requests', 'throttle', 'webhooks'].sort(),
+      [
+        'aihub',
+        'batches',
+        'bytesReceived',
+        'bytesStored',
+        'claid',
+        'faultsInjected',
+        'hybrid',
+        'objects',
+        'receipts',
+        'requests',
+        'throttle',
+        'webhooks',
+      ].sort(),
     );
     expect(s.hybrid).toEqual({ partsReceived: {}, partsRefused: 0, partBytesReceived: 0, presignedWithAuth: 0 });
     expect(s.aihub).toMatchObject({ contexts: {}, partsReceived: 0, sessionsCommitted: 0 });
-    expect(sb.endpoints).toEqual({ bach: `${sb.url}/api/vdr`, hybrid: sb.url, aihub: `${sb.url}/api` });
+    expect(s.claid).toEqual({ rateLimited: 0, uploads: 0, batches: 0, callsCharged: 0, outOfCalls: 0 });
+    expect(sb.endpoints).toEqual({ bach: `${sb.url}/api/vdr`, hybrid: sb.url, aihub: `${sb.url}/api`, claid: sb.url });
     expect(sb.bachEndpoint).toBe(`${sb.url}/api/vdr`);
   });
 
