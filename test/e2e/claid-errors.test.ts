@@ -59,7 +59,9 @@ describe('no API calls left (402)', () => {
     const dir = await tempDir('batchup-claid-402-urls-');
     await writePngs(join(dir, 'in'), 3);
     const bach = join(dir, 'bach.json');
-    const b = await cli(['upload', join(dir, 'in'), '--provider', 'bach', '--manifest', bach], { env: cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: `${sb.url}/api/vdr` }) });
+    const b = await cli(['upload', join(dir, 'in'), '--provider', 'bach', '--manifest', bach], {
+      env: cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: `${sb.url}/api/vdr` }),
+    });
     expect(b.exitCode, b.stderr).toBe(EXIT.OK);
     const r = await cli(['upload', '--urls', bach, '--operations', '{}', '--manifest', join(dir, 'm.json')], { env: env(sb) });
     expect(r.exitCode, r.stderr).toBe(EXIT.REMOTE);

@@ -115,7 +115,7 @@ function unwrap<T>(res: SendResponse, what: string): T {
   if (res.status === 404) {
     throw new BatchupError('NOT_FOUND', `claid ${what}: ${msg}`, { status: 404, retryable: false });
   }
-  const scope = res.status === 403 && what === 'batch' ? ' (does the API key have the storage scope?)' : '';
+  const scope = res.status === 403 ? ' (does the API key have the storage scope? a key without it gets 403 wherever a storage is involved)' : '';
   throw httpError(res, `claid ${what} failed (HTTP ${res.status}): ${msg}${scope}`);
 }
 
