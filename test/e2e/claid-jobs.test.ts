@@ -121,7 +121,7 @@ describe('a crash after the batch was submitted', () => {
 
 describe('how a batch ends', () => {
   it('PAUSED is shown as waiting, never as a failure', async () => {
-    const sb = await start(['--claid-pause-ms', '1500', '--claid-queue-ms', '200']);
+    const sb = await start(['--claid-pause-ms', '3000', '--claid-queue-ms', '100']);
     const dir = await tempDir('batchup-claid-paused-');
     const urls = await urlList(sb, dir, 2);
     const r = await cli(['upload', '--urls', urls, '--operations', '{}', '--manifest', join(dir, 'm.json'), '--json'], { env: env(sb) });
