@@ -81,6 +81,7 @@ export async function uploadFiles(batch: BatchPlan, ctx: ProviderContext<ClaidOp
       return entry;
     }
   });
-  if (run.stop) throw run.stop;
+  // Stopped (here or by another batch) with files of this batch not edited: the run ends on it.
+  if (run.stop && entries.some((e) => e.status !== 'uploaded')) throw run.stop;
   return entries;
 }
