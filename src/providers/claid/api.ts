@@ -7,7 +7,7 @@
 import type { StreamingBody } from '../../core/bodies.js';
 import { BatchupError } from '../../core/errors.js';
 import { httpError, type Http, type SendResponse } from '../../core/http.js';
-import { type BatchData, LIMITS, PATHS, type StorageInfo, type UploadData } from './contract.js';
+import { type BatchData, LIMITS, PATHS, REQUEST_ID_HEADER, type StorageInfo, type UploadData } from './contract.js';
 
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
@@ -37,7 +37,7 @@ export class ClaidApi {
     if (!data.input || typeof data.input !== 'object' || !data.output || typeof data.output !== 'object') {
       throw protocol('upload', 'no input/output objects in the answer');
     }
-    return { data, requestId: one(res.headers['x-request-id']) };
+    return { data, requestId: one(res.headers[REQUEST_ID_HEADER]) };
   }
 
   async submitBatch(body: Record<string, unknown>, signal?: AbortSignal): Promise<BatchData> {

@@ -39,6 +39,18 @@ export const LIMITS = {
   filesPerPlanBatch: 50,
 } as const;
 
+/** ASSUMED name: the docs mention a request-id header on every answer without naming it. batchup records it as an upload's `id`. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** ASSUMED: each edited image costs one API call, charged when its request is accepted (polls and listings cost none). */
+export const CALLS_PER_IMAGE = 1;
+
+/** ASSUMED: a folder's images are processed (and reported) in the code-point order of their paths. */
+export const byPath = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** ASSUMED: an object written to a storage is reported as the bucket URI `s3://<bucket>/<key>` (bucket = the storage's name). */
+export const objectUri = (bucket: string, key: string) => `s3://${bucket}/${key}`;
+
 /** Documented default rate limit: 120 requests a minute and 4 a second (the sandbox's default). */
 export const DEFAULT_RATE_LIMIT = '120;w=60, 4;w=1';
 

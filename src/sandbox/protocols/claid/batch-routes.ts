@@ -3,7 +3,16 @@
  * or `{source, recursive}`), `GET /v1/image/edit/batch/{id}`, and `GET /v1/storage/storages`.
  * A key without the `storage` scope gets 403 wherever a storage is involved, and only there.
  */
-import { ERRORS, MESSAGES, type Problem, destinationOf, operationsProblem, outputProblem, parseStorageUri } from '../../../providers/claid/contract.js';
+import {
+  CALLS_PER_IMAGE,
+  ERRORS,
+  MESSAGES,
+  type Problem,
+  destinationOf,
+  operationsProblem,
+  outputProblem,
+  parseStorageUri,
+} from '../../../providers/claid/contract.js';
 import type { RequestContext } from '../../kit/context.js';
 import { readJsonOr } from '../../kit/json-body.js';
 import { type Reply, admit } from './gate.js';
@@ -78,7 +87,7 @@ export function batchRoutes(st: ClaidState) {
       }
       const inputs: ClaidBatch['inputs'] =
         'urls' in ok ? ok.urls.map((url) => ({ url, name: nameOfUrl(url) })) : await st.folderInputs(ok.storage, ok.recursive);
-      if (!st.charge(inputs.length)) return reply.error(ERRORS.noCallsLeft);
+      if (!st.charge(inputs.length * CALLS_PER_IMAGE)) return reply.error(ERRORS.noCallsLeft);
       const b = await st.create(body, inputs);
       return reply.ok(st.view(b));
     },

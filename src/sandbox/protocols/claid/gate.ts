@@ -5,7 +5,7 @@
  * count). What it admits gets a {@link Reply} that puts the headers on whatever it answers.
  */
 import { randomUUID } from 'node:crypto';
-import { ERRORS, type ErrorDetails, type ValidationDetail } from '../../../providers/claid/contract.js';
+import { ERRORS, type ErrorDetails, REQUEST_ID_HEADER, type ValidationDetail } from '../../../providers/claid/contract.js';
 import { bearerToken } from '../../kit/auth.js';
 import type { RequestContext } from '../../kit/context.js';
 import type { RateLimiter } from '../../kit/rate-limit.js';
@@ -28,7 +28,7 @@ export class Reply {
   ) {}
 
   ok(data: unknown): Promise<void> {
-    return this.ctx.json(200, { data }, { ...this.headers, 'x-request-id': randomUUID() });
+    return this.ctx.json(200, { data }, { ...this.headers, [REQUEST_ID_HEADER]: randomUUID() });
   }
 
   /** A documented error (401, 402, 403, 404, 429) in the `error_code` shape. */

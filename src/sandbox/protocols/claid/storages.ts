@@ -1,12 +1,12 @@
 /**
  * Storages as folders under `--data`: `<data>/claid/storages/<NAME>/…` is the storage NAME
- * (create a folder to connect one). The sandbox lists them as buckets (`type: s3`, ASSUMED), reads
- * input folders from them (sorted by path: the "input order" of a folder) and writes outputs into
- * them, reporting `object_uri` as `s3://<NAME>/<key>` — a bucket URI, not a download link.
+ * (create a folder to connect one). The sandbox lists them as buckets (`type: s3`), reads input
+ * folders from them (in path order) and writes outputs into them, reporting `object_uri` as a
+ * bucket URI (contract.ts `objectUri`), not a download link.
  */
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { type OutputObject, type StorageInfo, parseStorageUri } from '../../../providers/claid/contract.js';
+import { type OutputObject, type StorageInfo, byPath, objectUri, parseStorageUri } from '../../../providers/claid/contract.js';
 
 export interface StoredFile {
   /** Path under the listed folder, '/'-separated. */
@@ -14,8 +14,6 @@ export interface StoredFile {
   path: string;
   size: number;
 }
-
-const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export class Storages {
   constructor(readonly root: string) {}
@@ -25,7 +23,7 @@ export class Storages {
     const names = (await readdir(this.root, { withFileTypes: true }))
       .filter((d) => d.isDirectory())
       .map((d) => d.name)
-      .sort(byCodePoint);
+      .sort(byPath);
     return names.map((name, i) => ({ id: i + 1, name, type: 's3', parameters: { bucket: name, folder: '' } }));
   }
 
@@ -58,7 +56,7 @@ export class Storages {
       }
     };
     await walk(at);
-    return out.sort((a, b) => byCodePoint(a.rel, b.rel));
+    return out.sort((a, b) => byPath(a.rel, b.rel));
   }
 
   /** Write an output under a destination folder URI; returns the object fields of the answer. */
@@ -73,6 +71,6 @@ export class Storages {
     if (!file) throw new Error(`output path escapes the storage: ${key}`);
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, bytes);
-    return { object_key: key, object_bucket: p.storage, object_uri: `s3://${p.storage}/${key}`, claid_storage_uri: `storage://${p.storage}/${key}` };
+    return { object_key: key, object_bucket: p.storage, object_uri: objectUri(p.storage, key), claid_storage_uri: `storage://${p.storage}/${key}` };
   }
 }

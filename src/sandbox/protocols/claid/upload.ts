@@ -7,7 +7,17 @@
  * receipt), edited (images.ts) and answered synchronously: `{data: {input, output}}`.
  */
 import busboy from 'busboy';
-import { ERRORS, LIMITS, MESSAGES, destinationOf, operationsProblem, outputProblem, outputSize, parseStorageUri } from '../../../providers/claid/contract.js';
+import {
+  CALLS_PER_IMAGE,
+  ERRORS,
+  LIMITS,
+  MESSAGES,
+  destinationOf,
+  operationsProblem,
+  outputProblem,
+  outputSize,
+  parseStorageUri,
+} from '../../../providers/claid/contract.js';
 import type { RequestContext } from '../../kit/context.js';
 import type { Ingested } from '../../kit/store.js';
 import { problemReply } from './batch-routes.js';
@@ -97,7 +107,7 @@ export function uploadRoute(st: ClaidState) {
       if ('problem' in decoded) return await reply.invalid(decoded.problem, 'file');
       const size = outputSize(decoded, (data.operations as Record<string, unknown>).resizing);
       if (Math.max(size.width, size.height) > LIMITS.maxOutputSide) return await reply.invalid(MESSAGES.outputTooLarge(size.width, size.height), 'operations');
-      if (!st.charge(1)) return await reply.error(ERRORS.noCallsLeft);
+      if (!st.charge(CALLS_PER_IMAGE)) return await reply.error(ERRORS.noCallsLeft);
       const { sha256 } = await st.core.store.commit(form.file.ing);
       st.core.stats.receipt(sha256);
       const output = await makeOutput(st.core, st.storages, {
