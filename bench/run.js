@@ -2,3 +2,4 @@
 await import('./small-images.js');
 await import('./incremental.js');
 await import('./hybrid.js');
+await import('./claid-rate.js');

@@ -11,7 +11,7 @@ import { decide } from './incremental.js';
 import type { Journal, JournalState } from './journal.js';
 import type { ManifestEntry } from './manifest.js';
 import { remoteName } from './naming.js';
-import { DEFAULTS, type UploadOptions } from './options.js';
+import type { UploadOptions } from './options.js';
 import { planBatch } from './plan.js';
 import { mapPool } from './pool.js';
 import type { AnyProvider, BatchPlan, CheckContext, Screened } from './provider.js';
@@ -94,7 +94,7 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
 
   // Incremental: inputs the journal knows as done, unchanged and with the same parameters are
   // skipped on a stat alone (a provider that expands its files decides per expanded input).
-  const decideOpts = () => ({ force: !!opts.force, params: g.params, refreshBeforeMs: opts.refreshBeforeMs ?? DEFAULTS.refreshBeforeMs, now: g.now() });
+  const decideOpts = () => ({ force: !!opts.force, params: g.params, refreshBeforeMs: opts.refreshBeforeMs, now: g.now() });
   const skipIfDone = async (c: Candidate): Promise<boolean> => {
     const d = await decide(c, state, decideOpts());
     if (!d.skip) return false;

@@ -314,12 +314,13 @@ export async function runUpload<O>(
     }
 
     /**
-     * A failure that is the whole run's, not this batch's: credentials refused; the API never
-     * reached (nothing answered); or a 404 from an API that never said yes (a wrong endpoint path).
-     * Then every batch would fail the same way: stop, and say it once, naming the endpoint.
+     * A failure that is the whole run's, not this batch's: credentials refused; no API calls left
+     * on the account (QUOTA: sending more only gets more refusals); the API never reached (nothing
+     * answered); or a 404 from an API that never said yes (a wrong endpoint path). Then every batch
+     * would fail the same way: stop, and say it once, naming the endpoint.
      */
     function wholeRunFailure(err: BatchupError): BatchupError | undefined {
-      if (err.code === 'AUTH') return err;
+      if (err.code === 'AUTH' || err.code === 'QUOTA') return err;
       const heard = http.heardFrom(new URL(opts.endpoint).origin);
       if (err.code === 'NETWORK' && heard === 'nothing') {
         return new BatchupError('NETWORK', `cannot reach the API at ${opts.endpoint}: ${err.message.replace(/^network error: /, '')}`, { cause: err });

@@ -4,9 +4,10 @@ import type { AnyProvider } from '../core/provider.js';
 import { aihub } from './aihub/index.js';
 import { bach } from './bach/index.js';
 import { blurb } from './blurb/index.js';
+import { claid } from './claid/index.js';
 import { hybrid } from './hybrid/index.js';
 
-const PROVIDERS: readonly AnyProvider[] = [bach, hybrid, aihub, blurb];
+const PROVIDERS: readonly AnyProvider[] = [bach, hybrid, aihub, claid, blurb];
 
 export const providers = (): readonly AnyProvider[] => PROVIDERS;
 

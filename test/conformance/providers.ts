@@ -35,6 +35,12 @@ export interface ProviderCase {
   faults?: string;
   /** false: a submission whose answer was lost cannot be looked up — the kill scenarios are the provider's own. */
   kills?: false;
+  /**
+   * What was stored cannot be looked up when its answer is lost (a synchronous edit): such an
+   * input is sent again. Then "stored exactly once" becomes: at least once, and at most once more
+   * per answer the sandbox dropped (`lost` faults) and per kill -9.
+   */
+  resendsLostAnswers?: boolean;
 }
 
 async function writeAll(dir: string, files: [string, Buffer][]): Promise<string[]> {
@@ -103,6 +109,30 @@ export const CASES: ProviderCase[] = [
       const want = uploaded.map((e) => e.name).sort();
       if (JSON.stringify(names) !== JSON.stringify(want)) throw new Error(`aihub: batch holds ${names.join(',')}, expected ${want.join(',')}`);
       if (Object.keys(b.contexts).some((c) => c !== 'org-conformance')) throw new Error(`aihub: a request without IB-Context: ${JSON.stringify(b.contexts)}`);
+    },
+  },
+  {
+    name: 'claid',
+    endpoint: (sb) => sb.url,
+    storesAt: ['claid.upload', 'claid.batch'],
+    args: () => ['--operations', '{"resizing":{"width":8}}'],
+    inputs: (dir, n, seed) =>
+      writeAll(
+        dir,
+        Array.from({ length: n }, (_, i) => [`photo-${i}.png`, makePng(seed + i)] as [string, Buffer]),
+      ),
+    invalid: async (dir) => ({ path: (await writeAll(dir, [['not-a-photo.png', text]]))[0]!, rule: 'disguised' }),
+    // Local files go through claid's synchronous upload edit, which has no lookup: an answer lost
+    // after the server edited the file (a dropped answer, a kill while it is on its way) means the
+    // file is sent again. The batch path (URLs, storage folders) journals its ids instead.
+    resendsLostAnswers: true,
+    async check(_sb, uploaded) {
+      for (const e of uploaded) {
+        const out = (e.remote as any)?.output_object;
+        if (e.mode !== 'upload' || out?.width !== 8 || out?.height !== 8 || !e.url?.endsWith('.jpeg') || !e.expiresAt) {
+          throw new Error(`claid: ${e.source}: unexpected entry ${JSON.stringify(e)}`);
+        }
+      }
     },
   },
 ];

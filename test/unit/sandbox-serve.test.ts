@@ -54,7 +54,9 @@ describe('serve flags', () => {
 describe('serve help', () => {
   it('names the protocols actually served, with their endpoints, and ends with examples', async () => {
     const top = await help(['--help']);
-    expect(top).toMatch(/serve \[options\]\s+run the sandbox server \(bach, hybrid, aihub and\s+blurb on one port\)/);
+    const names = DEFAULT_PROTOCOLS.map((p) => p.name);
+    const listed = `${names.slice(0, -1).join(',\\s+')}\\s+and\\s+${names[names.length - 1]}`;
+    expect(top).toMatch(new RegExp(`serve \\[options\\]\\s+run the sandbox server \\(${listed}\\s+on\\s+one\\s+port\\)`));
     expect(top).not.toContain('five');
     const h = await help(['serve', '--help']);
     expect(h).toContain('--faults <kinds>               comma list of 500,503,429,reset,slow,lost\n');

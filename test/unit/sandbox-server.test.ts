@@ -101,6 +101,7 @@ describe('the default list', () => {
         'blurb',
         'bytesReceived',
         'bytesStored',
+        'claid',
         'faultsInjected',
         'hybrid',
         'objects',
@@ -113,7 +114,8 @@ describe('the default list', () => {
     expect(s.hybrid).toEqual({ partsReceived: {}, partsRefused: 0, partBytesReceived: 0, presignedWithAuth: 0 });
     expect(s.aihub).toMatchObject({ contexts: {}, partsReceived: 0, sessionsCommitted: 0 });
     expect(s.blurb).toEqual({ batchesCreated: 0, rendersCreated: 0, dryRuns: 0, refused: 0, gets: {} });
-    expect(sb.endpoints).toEqual({ bach: `${sb.url}/api/vdr`, hybrid: sb.url, aihub: `${sb.url}/api`, blurb: sb.url });
+    expect(s.claid).toEqual({ rateLimited: 0, uploads: 0, batches: 0, callsCharged: 0, outOfCalls: 0 });
+    expect(sb.endpoints).toEqual({ bach: `${sb.url}/api/vdr`, hybrid: sb.url, aihub: `${sb.url}/api`, claid: sb.url, blurb: sb.url });
     expect(sb.bachEndpoint).toBe(`${sb.url}/api/vdr`);
   });
 

@@ -71,7 +71,13 @@ export function providerOptionsFrom(
   all: readonly FlagSpec[] = mine,
 ): { options: FlagValues; foreign: string[] } {
   const mineFlags = new Set(mine.map((f) => f.flags));
-  const foreign = all.filter((f) => !mineFlags.has(f.flags) && flags[new Option(f.flags).attributeName()] !== undefined);
+  // A `--no-x` flag holds `true` (commander's default) until it is typed: only `false` means given.
+  const given = (f: FlagSpec) => {
+    const o = new Option(f.flags);
+    const v = flags[o.attributeName()];
+    return v !== undefined && !(o.negate && v === true);
+  };
+  const foreign = all.filter((f) => !mineFlags.has(f.flags) && given(f));
   return { options: flagValues(mine, flags, env), foreign: [...new Set(foreign.map((f) => new Option(f.flags).long ?? f.flags))] };
 }
 

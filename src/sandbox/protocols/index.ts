@@ -8,9 +8,10 @@ import type { StatsSnapshot } from '../kit/stats.js';
 import { aihub } from './aihub/index.js';
 import { bach } from './bach/index.js';
 import { blurb } from './blurb/index.js';
+import { claid } from './claid/index.js';
 import { hybrid } from './hybrid/index.js';
 
-export const DEFAULT_PROTOCOLS = [bach, hybrid, aihub, blurb] as const;
+export const DEFAULT_PROTOCOLS = [bach, hybrid, aihub, claid, blurb] as const;
 
 export type DefaultProtocols = typeof DEFAULT_PROTOCOLS;
 
