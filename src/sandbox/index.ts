@@ -8,7 +8,7 @@ import { DEFAULT_PROTOCOLS, type DefaultProtocolOptions, type SandboxStats } fro
 import { startSandbox as startServer, type Sandbox as ServedSandbox, type SandboxOptions as ServerOptions } from './server.js';
 
 export type SandboxOptions = Omit<ServerOptions, 'protocols' | 'protocolOptions'> & {
-  /** Default: DEFAULT_PROTOCOLS (bach, hybrid, aihub). */
+  /** Default: DEFAULT_PROTOCOLS (every protocol batchup speaks). */
   protocols?: readonly ProtocolDefinition[];
   /** Each protocol's own settings, under its name, e.g. `{ hybrid: { presignTtlSec: 1 } }`. */
   protocolOptions?: DefaultProtocolOptions & Readonly<Record<string, object | undefined>>;
