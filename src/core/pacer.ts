@@ -8,11 +8,14 @@
  *   success adds 1/limit back, up to the maximum — like TCP congestion control.
  * - **Pause**: after a 429/503 with Retry-After, or a 429 whose RateLimit-Reset says when the
  *   window reopens, no new *paced* request starts until then; requests already in flight finish.
- * - **Windows**: `RateLimit-Limit` announces the server's policies (`4, 120;w=60, 4;w=1`); each is
- *   kept as a sliding log of our own request starts, and a new request waits while any policy's
- *   last `w` seconds already hold `q` of them (a sliding bound also respects the server's fixed
- *   windows). `RateLimit-Remaining`/`-Reset` describe the moment a request was admitted, so what
- *   we started since is subtracted before trusting them (other clients may share the key).
+ * - **Windows**: `RateLimit-Limit` announces the server's policies (`4, 120;w=60, 4;w=1`). A new
+ *   request waits while any policy's last `w` seconds already hold `q` of ours — counting each
+ *   request from when its answer came back (and one still in flight as if it were being admitted
+ *   now): the server admitted it at some moment between its start and its answer, and a busy
+ *   machine can put much time between the two, so only the answer is a safe anchor. A sliding
+ *   bound also respects the server's fixed windows. `RateLimit-Remaining`/`-Reset` describe the
+ *   moment a request was admitted, so what we started since is subtracted before trusting them
+ *   (other clients may share the key).
  * Paced requests are the ones that carry our credentials (API calls: what a rate limit counts);
  * presigned uploads and downloads only take part in the in-flight limit.
  */
@@ -78,7 +81,8 @@ export class OriginPacer {
   private readonly waiters: Waiter[] = [];
   private pausedUntil = 0;
   private policies: Policy[] = [];
-  private readonly starts: number[] = [];
+  /** When the answers of our recent paced requests came back (ascending): each counts in a window until then + w. */
+  private readonly answeredAt: number[] = [];
   private seq = 0;
   /** The server's last word on the tightest window: `remaining` at the admission of request `seq`, until `resetAt`. */
   private view?: { seq: number; remaining: number; resetAt: number };
@@ -119,8 +123,13 @@ export class OriginPacer {
   /** The request ended (response read, or failed); `outcome` teaches the pacer what the server said. */
   release(t: Ticket, outcome: Outcome = {}): void {
     this.active--;
-    if (t.paced) this.activePaced--;
     const at = this.now();
+    if (t.paced) {
+      this.activePaced--;
+      this.answeredAt.push(at);
+      const keep = Math.max(0, ...this.policies.map((p) => p.windowMs)) + MARGIN_MS;
+      while (this.answeredAt.length && this.answeredAt[0]! < at - keep) this.answeredAt.shift();
+    }
     if (outcome.status !== undefined) {
       this.answered = true;
       this.learn(t, outcome, at);
@@ -156,9 +165,6 @@ export class OriginPacer {
     const startedAt = this.now();
     if (!paced) return { paced, seq: 0, startedAt };
     this.activePaced++;
-    this.starts.push(startedAt);
-    const keep = Math.max(0, ...this.policies.map((p) => p.windowMs)) + MARGIN_MS;
-    while (this.starts.length && this.starts[0]! < startedAt - keep) this.starts.shift();
     return { paced, seq: ++this.seq, startedAt };
   }
 
@@ -170,10 +176,15 @@ export class OriginPacer {
     const now = this.now();
     let until = this.pausedUntil;
     for (const p of this.policies) {
+      // In flight: each counts as admitted now. Answered: each counts until its answer + w.
       const since = now - p.windowMs - MARGIN_MS;
-      let inWindow = 0;
-      for (let i = this.starts.length - 1; i >= 0 && this.starts[i]! > since; i--) inWindow++;
-      if (inWindow >= p.quota) until = Math.max(until, this.starts[this.starts.length - p.quota]! + p.windowMs + MARGIN_MS);
+      let recent = 0;
+      for (let i = this.answeredAt.length - 1; i >= 0 && this.answeredAt[i]! > since; i--) recent++;
+      const used = this.activePaced + recent;
+      if (used < p.quota) continue;
+      if (used - recent >= p.quota) return Infinity; // all taken by requests in flight: wait for an answer
+      // The (used - quota + 1) oldest recent answers must leave the window.
+      until = Math.max(until, this.answeredAt[this.answeredAt.length - recent + (used - p.quota)]! + p.windowMs + MARGIN_MS);
     }
     const v = this.view;
     if (v && now < v.resetAt && v.remaining - (this.seq - v.seq) <= 0) until = Math.max(until, v.resetAt);

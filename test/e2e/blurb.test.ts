@@ -15,7 +15,6 @@ import { createInterface } from 'node:readline';
 import { BIN, cleanEnv, cli, download, readJson, serve, sha256, tempDir, type ServeHandle } from '../helpers/cli.js';
 import { batch, sandboxBatches, serveFolder, writeAssets, type StaticServer } from '../helpers/blurb.js';
 import { waitFor } from '../helpers/wait.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
 import { isIsoBmff } from '../../src/core/validate/video.js';
 
 const TOKEN = 'tok-blurb-e2e-7f3a';
@@ -99,7 +98,7 @@ describe('batchup render', () => {
     await writeFile(alone, JSON.stringify(batch('promo-bad', { artwork: `${assets.url}/wide.png`, audio: `${assets.url}/song.mp3` })));
     const before = await creates(sb);
     const one = await cli(['render', alone, '--endpoint', sb.url, '--manifest', join(dir, 'bad-alone-manifest.json')], { env: env() });
-    expect(one.exitCode, one.stderr).toBe(EXIT.NOTHING_UPLOADED);
+    expect(one.exitCode, one.stderr).toBe(4);
     expect(one.stderr).toContain('(not-square)');
     expect(one.stderr).toContain('(disguised)');
     expect(one.stderr).toContain(`${alone}#promo-bad`);
@@ -115,10 +114,10 @@ describe('batchup render', () => {
     const spec = join(dir, 'local.json');
     await writeFile(spec, JSON.stringify(batch('local-1', { artwork: 'cdn/cover.png', audio: 'cdn/track.mp3' })));
     const r = await cli(['render', spec, '--endpoint', 'http://127.0.0.1:9', '--manifest', join(dir, 'local-m.json'), '--dry-run'], { env: env() });
-    expect(r.exitCode).toBe(EXIT.NOTHING_UPLOADED);
+    expect(r.exitCode).toBe(4);
     expect(r.stderr).toMatch(/media\.audioUrl: is a local file, and blurb fetches assets by URL: .*--asset-base-url URL, or run with --sandbox \(bad-url\)/);
     const ok = await cli(['render', spec, '--sandbox', '--manifest', join(dir, 'local-sandbox.json'), '--download', join(dir, 'local-out')], { env: env() });
-    expect(ok.exitCode, ok.stderr).toBe(EXIT.OK);
+    expect(ok.exitCode, ok.stderr).toBe(0);
     const m = await readJson(join(dir, 'local-sandbox.json'));
     expect(m.entries).toHaveLength(1);
     expect(m.entries[0]).toMatchObject({ status: 'uploaded', source: `${spec}#local-1!/0` });
@@ -131,7 +130,7 @@ describe('batchup render', () => {
     const manifest = join(dir, 'polled-manifest.json');
     const out = join(dir, 'polled-out');
     const r = await cli(['render', spec, '--endpoint', sb.url, '--manifest', manifest, '--download', out], { env: env() });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     await expectAllRendered(manifest, sb, out);
     expect(await creates(sb)).toBe(3);
     // A line per state change: each render's states once each, in order.
@@ -150,7 +149,7 @@ describe('batchup render', () => {
 
     // The same command again: nothing created, everything skipped.
     const again = await cli(['render', spec, '--endpoint', sb.url, '--manifest', manifest], { env: env() });
-    expect(again.exitCode, again.stderr).toBe(EXIT.OK);
+    expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/uploaded 0, skipped 5/);
     expect(await creates(sb)).toBe(3);
   });
@@ -161,7 +160,7 @@ describe('batchup render', () => {
     const manifest = join(dir, 'tty-manifest.json');
     const cmd = `stty cols 140 rows 40; node ${BIN} render ${spec} --endpoint ${sb.url} --manifest ${manifest}`;
     const r = await execa('script', ['-qec', cmd, '/dev/null'], { env: { ...env(), TERM: 'xterm-256color' }, extendEnv: false, reject: false });
-    expect(r.exitCode, r.stdout).toBe(EXIT.OK);
+    expect(r.exitCode, r.stdout).toBe(0);
     const screen = r.stdout;
     expect(screen).toMatch(/\x1b\[/); // redrawn in place
     for (const label of ['tty-a #0', 'tty-a #1', 'tty-b #0', 'tty-b #1']) expect(screen).toContain(label);
@@ -211,7 +210,7 @@ describe('batchup render', () => {
     }).catch(() => undefined);
     expect(big === undefined || big.status === 413).toBe(true);
     const r = await run;
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     const m = await expectAllRendered(manifest, sb);
     expect(JSON.stringify(m)).not.toContain('forged');
 
@@ -264,7 +263,7 @@ describe('batchup render', () => {
       ],
       { env: env() },
     );
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     await expectAllRendered(manifest, sb);
     const s = await sb.stats();
     expect(s.webhooks.delivered).toBe(0);
@@ -288,7 +287,7 @@ describe('batchup render', () => {
       await writeFile(spec, JSON.stringify(batch('fickle', { artwork, audio: `${assets.url}/track.mp3` }, 2)));
       const args = ['render', spec, '--endpoint', sb.url, '--manifest', join(dir, 'fickle-manifest.json')];
       const r = await cli(args, { env: env() });
-      expect(r.exitCode, r.stderr).toBe(EXIT.NOTHING_UPLOADED);
+      expect(r.exitCode, r.stderr).toBe(4);
       const m = await readJson(join(dir, 'fickle-manifest.json'));
       expect(m.entries).toHaveLength(2);
       for (const e of m.entries) {
@@ -298,7 +297,7 @@ describe('batchup render', () => {
       }
       expect(r.stderr).toMatch(/render .*fickle!\/0 .*FAILED/);
       const again = await cli(args, { env: env() });
-      expect(again.exitCode).toBe(EXIT.NOTHING_UPLOADED);
+      expect(again.exitCode).toBe(4);
       expect(await creates(sb)).toBe(2);
     } finally {
       fickle.close();
@@ -330,7 +329,7 @@ describe('batchup render', () => {
     ).toBe(true);
 
     const r = await cli(args.slice(1), { env: env() });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     expect(await creates(sb)).toBe(3);
     expect((await sb.stats()).blurb.batchesCreated).toBe(3);
     const m = await expectAllRendered(manifest, sb);

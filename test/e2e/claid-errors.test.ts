@@ -6,7 +6,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EXIT } from '../../src/cli/exit-codes.js';
 import { makePng, writePngs } from '../../src/devtools/generate.js';
 import { cleanEnv, cli, readJson, serve, tempDir, type ServeHandle } from '../helpers/cli.js';
 
@@ -31,7 +30,7 @@ describe('a refused API key', () => {
     await writePngs(join(dir, 'in'), 4);
     const wrong = 'tok-wrong-5c1d7e';
     const r = await cli(['upload', join(dir, 'in'), '--operations', '{}', '--manifest', join(dir, 'm.json')], { env: env(sb, wrong) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.AUTH);
+    expect(r.exitCode, r.stderr).toBe(5);
     expect(r.stderr).toMatch(/HTTP 401.*Authorization is required/);
     const manifest = await readFile(join(dir, 'm.json'), 'utf8');
     for (const text of [r.stdout, r.stderr, manifest]) expect(text).not.toContain(wrong);
@@ -44,7 +43,7 @@ describe('no API calls left (402)', () => {
     const dir = await tempDir('batchup-claid-402-');
     await writePngs(join(dir, 'in'), 8);
     const r = await cli(['upload', join(dir, 'in'), '--operations', '{}', '--concurrency', '1', '--manifest', join(dir, 'm.json')], { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.REMOTE);
+    expect(r.exitCode, r.stderr).toBe(6);
     expect(r.stderr).toMatch(/no API calls left on this account \(HTTP 402.*No API calls left\.\): nothing more is sent; top up/);
     const m = await readJson(join(dir, 'm.json'));
     expect(m.entries.filter((e: any) => e.status === 'uploaded')).toHaveLength(3);
@@ -62,9 +61,9 @@ describe('no API calls left (402)', () => {
     const b = await cli(['upload', join(dir, 'in'), '--provider', 'bach', '--manifest', bach], {
       env: cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: `${sb.url}/api/vdr` }),
     });
-    expect(b.exitCode, b.stderr).toBe(EXIT.OK);
+    expect(b.exitCode, b.stderr).toBe(0);
     const r = await cli(['upload', '--urls', bach, '--operations', '{}', '--manifest', join(dir, 'm.json')], { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.REMOTE);
+    expect(r.exitCode, r.stderr).toBe(6);
     expect(r.stderr).toMatch(/HTTP 402/);
     expect(((await sb.stats()) as any).claid.batches).toBe(0);
   });
@@ -79,7 +78,7 @@ describe('a 422 for one file', () => {
     await writeFile(join(dir, 'in', 'wide.png'), makePng(77, { width: 400, height: 10 }));
     const args = ['upload', join(dir, 'in'), '--operations', '{"resizing":{"width":"5000%"}}', '--manifest', join(dir, 'm.json')];
     const r = await cli(args, { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.PARTIAL);
+    expect(r.exitCode, r.stderr).toBe(3);
     const m = await readJson(join(dir, 'm.json'));
     const wide = m.entries.find((e: any) => e.source.endsWith('wide.png'));
     expect(wide).toMatchObject({ status: 'failed', code: 'HTTP' });
@@ -89,7 +88,7 @@ describe('a 422 for one file', () => {
 
     const before = ((await sb.stats()) as any).requests['claid.upload'];
     const again = await cli(args, { env: env(sb) });
-    expect(again.exitCode).toBe(EXIT.PARTIAL);
+    expect(again.exitCode).toBe(3);
     expect(again.stderr).toMatch(/uploaded 0, skipped 4, rejected 0, failed 1/);
     expect(((await sb.stats()) as any).requests['claid.upload']).toBe(before + 1);
   });

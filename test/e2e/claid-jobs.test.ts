@@ -8,7 +8,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EXIT } from '../../src/cli/exit-codes.js';
 import { makePng, writePngs } from '../../src/devtools/generate.js';
 import { BIN, cleanEnv, cli, readJson, serve, tempDir, type ServeHandle } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
@@ -35,7 +34,7 @@ async function urlList(sb: ServeHandle, dir: string, n: number): Promise<string>
   const r = await cli(['upload', join(dir, 'src'), '--provider', 'bach', '--manifest', manifest], {
     env: cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: `${sb.url}/api/vdr` }),
   });
-  expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+  expect(r.exitCode, r.stderr).toBe(0);
   return manifest;
 }
 
@@ -49,7 +48,7 @@ describe('storage folders', () => {
     const dir = await tempDir('batchup-claid-storage-');
     const args = ['upload', 'storage://shop/in/', '--recursive', '--operations', '{"resizing":{"width":10}}', '--output', 'storage://shop/out/'];
     const r = await cli([...args, '--manifest', join(dir, 'm.json'), '--download', join(dir, 'dl')], { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     const m = await readJson(join(dir, 'm.json'));
     expect(m.entries.map((e: any) => [e.source, e.status, e.url, e.remote.output_object.height])).toEqual([
       ['storage://shop/in/!/a.png', 'uploaded', 's3://shop/out/a.jpeg', 5],
@@ -60,7 +59,7 @@ describe('storage folders', () => {
     expect((await stats(sb)).requests['claid.storages']).toBe(1);
 
     const unknown = await cli(['upload', 'storage://nowhere/in/', '--operations', '{}', '--manifest', join(dir, 'm2.json')], { env: env(sb) });
-    expect(unknown.exitCode).toBe(EXIT.NOTHING_UPLOADED);
+    expect(unknown.exitCode).toBe(4);
     expect(unknown.stderr).toMatch(/no storage named 'nowhere' is connected to this API key \(connected: shop\)/);
   });
 
@@ -70,12 +69,12 @@ describe('storage folders', () => {
     await writePngs(join(dir, 'in'), 2);
     const urls = await urlList(sb, dir, 2);
     const files = await cli(['upload', join(dir, 'in'), '--operations', '{}', '--manifest', join(dir, 'f.json')], { env: env(sb) });
-    expect(files.exitCode, files.stderr).toBe(EXIT.OK);
+    expect(files.exitCode, files.stderr).toBe(0);
     const byUrl = await cli(['upload', '--urls', urls, '--operations', '{}', '--manifest', join(dir, 'u.json')], { env: env(sb) });
-    expect(byUrl.exitCode, byUrl.stderr).toBe(EXIT.OK);
+    expect(byUrl.exitCode, byUrl.stderr).toBe(0);
     expect((await stats(sb)).requests['claid.storages']).toBeUndefined();
     const folder = await cli(['upload', 'storage://shop/in/', '--operations', '{}', '--manifest', join(dir, 's.json')], { env: env(sb) });
-    expect(folder.exitCode).toBe(EXIT.AUTH);
+    expect(folder.exitCode).toBe(5);
     expect(folder.stderr).toMatch(/HTTP 403.*does the API key have the storage scope/);
   });
 });
@@ -95,7 +94,7 @@ describe('a crash after the batch was submitted', () => {
     first.kill('SIGKILL');
     await first;
     const r = await cli(args, { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     const m = await readJson(join(dir, 'm.json'));
     expect(m.entries.filter((e: any) => e.status === 'uploaded')).toHaveLength(5);
     expect(new Set(m.entries.map((e: any) => e.id))).toEqual(new Set(['1']));
@@ -113,7 +112,7 @@ describe('a crash after the batch was submitted', () => {
     first.kill('SIGKILL');
     await first;
     const r = await cli(args, { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     expect((await readJson(join(dir, 'm.json'))).entries.every((e: any) => e.status === 'uploaded' && e.id === '2')).toBe(true);
     expect((await stats(sb)).claid.batches).toBe(2);
   });
@@ -125,7 +124,7 @@ describe('how a batch ends', () => {
     const dir = await tempDir('batchup-claid-paused-');
     const urls = await urlList(sb, dir, 2);
     const r = await cli(['upload', '--urls', urls, '--operations', '{}', '--manifest', join(dir, 'm.json'), '--json'], { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     const polls = r.stdout
       .split('\n')
       .filter(Boolean)
@@ -146,7 +145,7 @@ describe('how a batch ends', () => {
     const r = await cli(['upload', '--urls', join(dir, 'urls.txt'), '--no-check-urls', '--operations', '{}', '--manifest', join(dir, 'm.json')], {
       env: env(sb),
     });
-    expect(r.exitCode, r.stderr).toBe(EXIT.NOTHING_UPLOADED);
+    expect(r.exitCode, r.stderr).toBe(4);
     const m = await readJson(join(dir, 'm.json'));
     expect(m.entries).toHaveLength(3);
     for (const e of m.entries) {
@@ -167,7 +166,7 @@ describe('how a batch ends', () => {
     await waitFor(async () => (await stats(sb)).claid.batches === 1, 'the batch to be submitted');
     expect((await fetch(`${sb.url}/_sandbox/claid/batches/1/cancel`, { method: 'POST' })).status).toBe(200);
     const r = await run;
-    expect(r.exitCode, r.stderr).toBe(EXIT.NOTHING_UPLOADED);
+    expect(r.exitCode, r.stderr).toBe(4);
     const m = await readJson(join(dir, 'm.json'));
     expect(m.entries.map((e: any) => [e.status, e.code])).toEqual([
       ['failed', 'CANCELLED'],
@@ -180,7 +179,7 @@ describe('how a batch ends', () => {
     const dir = await tempDir('batchup-claid-faults-');
     const urls = await urlList(sb, dir, 12);
     const r = await cli(['upload', '--urls', urls, '--operations', '{}', '--manifest', join(dir, 'm.json'), '--batch-size', '4'], { env: env(sb) });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     const m = await readJson(join(dir, 'm.json'));
     expect(m.entries.filter((e: any) => e.status === 'uploaded')).toHaveLength(12);
     expect(Object.values((await stats(sb)).faultsInjected).reduce((a: number, b: any) => a + b, 0)).toBeGreaterThan(0);

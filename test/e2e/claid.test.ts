@@ -11,7 +11,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EXIT } from '../../src/cli/exit-codes.js';
 import { CHECKERS } from '../../src/core/validate/index.js';
 import { sniff } from '../../src/core/validate/sniff.js';
 import { BufferSource } from '../../src/core/validate/source.js';
@@ -45,7 +44,7 @@ async function header(bytes: Buffer): Promise<{ format?: string; width?: number;
 async function bachUpload(sb: ServeHandle, dir: string): Promise<string> {
   const manifest = join(dir, 'bach.json');
   const r = await cli(['upload', dir, '--provider', 'bach', '--manifest', manifest], { env: env(sb, { BATCHUP_ENDPOINT: `${sb.url}/api/vdr` }) });
-  expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+  expect(r.exitCode, r.stderr).toBe(0);
   return manifest;
 }
 
@@ -66,7 +65,7 @@ describe('bach → claid: a bach manifest as the URL list', () => {
         env: env(sb),
       },
     );
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     const m = await readJson(manifest);
     expect(m.entries).toHaveLength(20);
     for (const e of m.entries) {
@@ -95,7 +94,7 @@ describe('pacing by the RateLimit headers', () => {
     const r = await cli(['upload', join(dir, 'in'), '--provider', 'claid', '--operations', '{"resizing":{"width":64}}', '--manifest', join(dir, 'm.json')], {
       env: env(sb),
     });
-    expect(r.exitCode, r.stderr).toBe(EXIT.OK);
+    expect(r.exitCode, r.stderr).toBe(0);
     const m = await readJson(join(dir, 'm.json'));
     expect(m.entries.filter((e: any) => e.status === 'uploaded' && e.mode === 'upload')).toHaveLength(60);
     const stats = (await sb.stats()) as any;
@@ -144,7 +143,7 @@ describe('250 URLs: 3 dead, 1 PDF named .jpg', () => {
         env: env(sb),
       },
     );
-    expect(r.exitCode, r.stderr).toBe(EXIT.PARTIAL);
+    expect(r.exitCode, r.stderr).toBe(3);
     const m = await readJson(manifest);
     const bySource = new Map(m.entries.map((e: any) => [e.source, e]));
     for (const d of dead) {
@@ -185,7 +184,7 @@ describe('operations are checked before any request', () => {
         env: env(sb),
       },
     );
-    expect(r.exitCode).toBe(EXIT.USAGE);
+    expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/--operations: unknown section 'sharpen'/);
     expect(claidRequests(await sb.stats())).toEqual([]);
   });

@@ -12,28 +12,49 @@ const env = () => cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: sandbox.bac
 
 beforeAll(async () => {
   // Slow processing so the polling phase is visible.
-  sandbox = await serve(['--token', TOKEN, '--process-ms', '4']);
+  sandbox = await serve(['--token', TOKEN, '--process-ms', '10']);
   dir = await tempDir();
   await writePngs(join(dir, 'imgs'), 400, { seedBase: 50_000 });
+  for (const n of [40, 120, 240]) await writePngs(join(dir, `n${n}`), n, { seedBase: 60_000 + n * 1000 });
 });
 afterAll(async () => {
   await sandbox?.stop();
 });
 
 describe('terminal output', () => {
-  it('draws progress bars and a spinner in a real pseudo-terminal, then a clean summary', async () => {
-    const manifest = join(dir, 'tty.json');
-    const cmd = `stty cols 120 rows 40; node ${BIN} upload ${join(dir, 'imgs')} --manifest ${manifest}`;
-    // `script` gives the CLI a real pty on stdin/stdout/stderr.
-    const r = await execa('script', ['-qec', cmd, '/dev/null'], { env: { ...env(), TERM: 'xterm-256color' }, extendEnv: false, reject: false });
-    expect(r.exitCode).toBe(0);
-    const screen = r.stdout;
-    expect(screen).toMatch(/\x1b\[/); // cursor control: bars are redrawn in place
-    expect(screen).toMatch(/total/i);
-    expect(screen).toMatch(/processed|batch/i);
-    expect(screen).toMatch(/uploaded 400, skipped 0, rejected 0, failed 0/);
-    expect(screen).not.toContain(TOKEN);
-  });
+  /** What a terminal of `cols` columns was asked to show: the text between line breaks, returns and cursor moves. */
+  const screenLines = (raw: string) => raw.split(/\r|\n|\x1b\[[0-9;?]*[A-Za-z]/).filter((l) => l.length > 0);
+
+  // 1, 3 and 12 batches in flight (the server takes its time, so they overlap), at 60 and 120 columns.
+  for (const cols of [60, 120]) {
+    for (const [inFlight, images] of [
+      [1, 40],
+      [3, 120],
+      [12, 240],
+    ] as const) {
+      it(`a real pseudo-terminal, ${cols} columns, ${inFlight} batch(es) in flight: no line wider than the terminal, the overall numbers always there`, async () => {
+        const manifest = join(dir, `tty-${cols}-${inFlight}.json`);
+        const per = images / inFlight;
+        const cmd = `stty cols ${cols} rows 30; node ${BIN} upload ${join(dir, `n${images}`)} --manifest ${manifest} --mode async --batch-size ${per} --concurrency ${inFlight}`;
+        // `script` gives the CLI a real pty on stdin/stdout/stderr.
+        const r = await execa('script', ['-qec', cmd, '/dev/null'], { env: { ...env(), TERM: 'xterm-256color' }, extendEnv: false, reject: false });
+        expect(r.exitCode, r.stdout.slice(-500)).toBe(0);
+        const screen = r.stdout;
+        expect(screen).toMatch(/\x1b\[/); // cursor control: the block is redrawn in place
+        const lines = screenLines(screen);
+        for (const l of lines) expect(l.length, JSON.stringify(l)).toBeLessThanOrEqual(cols);
+        // The overall line: files, bytes and (once the server works) what it processed.
+        const overall = lines.filter((l) => /^\S \d+\/\d+ files · /.test(l));
+        expect(overall.length).toBeGreaterThan(0);
+        expect(overall.some((l) => /\d+\/\d+ processed/.test(l))).toBe(true);
+        if (inFlight > 1) expect(lines.some((l) => new RegExp(`${inFlight} batches in flight|batches in flight`).test(l))).toBe(true);
+        // A batch line names its whole id.
+        for (const l of lines.filter((x) => x.includes('batch bu-'))) expect(l).toMatch(/batch bu-[0-9a-f]{20}( |$)/);
+        expect(screen).toMatch(/uploaded \d+, skipped 0, rejected 0, failed 0/);
+        expect(screen).not.toContain(TOKEN);
+      });
+    }
+  }
 
   it('no carriage returns or escape codes when stderr is not a terminal', async () => {
     const run = await cli(['upload', join(dir, 'imgs'), '--manifest', join(dir, 'plain.json')], { env: env() });

@@ -6,6 +6,7 @@ import { formatBytes, formatDuration, formatSummary, truncateMiddle } from '../.
 import { JsonRenderer } from '../../src/cli/render/json.js';
 import { PlainRenderer, progressLine } from '../../src/cli/render/plain.js';
 import { Stats } from '../../src/cli/render/stats.js';
+import { wrapLine } from '../../src/cli/render/frame.js';
 
 function sink(isTTY = false) {
   const chunks: string[] = [];
@@ -288,7 +289,7 @@ describe('JsonRenderer (NDJSON)', () => {
 });
 
 describe('TtyRenderer', () => {
-  it('bars while uploading, spinner while polling, and nothing left behind before the summary', async () => {
+  it('the overall line, file lines while uploading, batch lines while the server processes; nothing left behind before the summary', async () => {
     const { TtyRenderer } = await import('../../src/cli/render/tty.js');
     const chunks: string[] = [];
     const push = (s: string) => (chunks.push(s), true);
@@ -308,7 +309,7 @@ describe('TtyRenderer', () => {
     // machine is.
     vi.useFakeTimers();
     onTestFinished(() => void vi.useRealTimers());
-    // CI jobs set CI; a terminal is still a terminal there (ora alone would go static).
+    // CI jobs set CI; a terminal is still a terminal there.
     vi.stubEnv('CI', 'true');
     onTestFinished(() => void vi.unstubAllEnvs());
     const sleep = (ms: number) => vi.advanceTimersByTime(ms);
@@ -327,14 +328,16 @@ describe('TtyRenderer', () => {
     r.event({ type: 'batch-done', batchId: 'b1', uploaded: 1, failed: 1 });
     r.finish(summary({ uploaded: 1, failed: 1, rejected: 1 }));
     const out = chunks.join('');
-    expect(out).toContain('total ');
+    expect(out).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] \d\/3 files · \d+ B\/2\.0 kB/);
     expect(out).toContain('a.jpg');
-    expect(out).toContain('batch b1: 1/2 processed');
+    expect(out).toContain('batch b1 1/2 processed processing');
+    expect(out).toMatch(/1\/2 processed · 1 batch in flight/);
     expect(out).toContain('rejected /x/bad.jpg: corrupt\n');
     expect(out).toContain('failed /x/b.jpg: nope (REMOTE)\n');
     // The cursor is shown again and the summary is the last thing written, on its own line.
     expect(out.lastIndexOf('\u001b[?25h')).toBeGreaterThan(out.lastIndexOf('\u001b[?25l'));
-    expect(out.endsWith(`${formatSummary(summary({ uploaded: 1, failed: 1, rejected: 1 }))}\n`)).toBe(true);
+    // (broken to the terminal's width, less the last column)
+    expect(out.endsWith(`${wrapLine(formatSummary(summary({ uploaded: 1, failed: 1, rejected: 1 })), 99).join('\n')}\n`)).toBe(true);
   });
 });
 

@@ -32,11 +32,6 @@ export function bar(fraction: number, width: number): string {
   return '█'.repeat(full) + '░'.repeat(Math.max(0, width - full));
 }
 
-export function percent(done: number, total: number): string {
-  if (total <= 0) return '0%';
-  return `${Math.min(100, Math.floor((done / total) * 100))}%`;
-}
-
 export type Paint = (style: 'red' | 'yellow' | 'green' | 'dim' | 'bold' | 'cyan', text: string) => string;
 
 const ANSI: Record<Parameters<Paint>[0], [number, number]> = {

@@ -17,6 +17,8 @@ export interface BatchStats {
   sent: Map<string, number>;
   /** Bytes per source the server already had from an earlier run (a resumed upload): not sent now. */
   had: Map<string, number>;
+  /** Size per source of the files whose bytes are moving (sent < total). */
+  sizes: Map<string, number>;
   processed: number;
   total: number;
   pollStatus?: string;
@@ -78,6 +80,7 @@ export class Stats {
         if (b.state === 'planned') b.state = 'uploading';
         b.sent.set(e.source, Math.max(0, Math.min(e.sent, e.total || e.sent)));
         if (e.resumed) b.had.set(e.source, e.resumed);
+        b.sizes.set(e.source, e.total);
         break;
       }
       case 'batch-submitted': {
@@ -176,10 +179,22 @@ export class Stats {
   get pollingBatches(): BatchStats[] {
     return [...this.batches.values()].filter((b) => b.state === 'polling');
   }
+
+  /** Items the server reported processed, over every batch it was asked about. */
+  get processed(): { done: number; total: number } {
+    let done = 0;
+    let total = 0;
+    for (const b of this.batches.values()) {
+      if (!b.total) continue;
+      done += b.processed;
+      total += b.total;
+    }
+    return { done, total };
+  }
 }
 
 function newBatch(batchId: string, files: number, bytes: number, mode?: UploadMode): BatchStats {
-  return { batchId, files, bytes, mode, state: 'planned', sent: new Map(), had: new Map(), processed: 0, total: 0 };
+  return { batchId, files, bytes, mode, state: 'planned', sent: new Map(), had: new Map(), sizes: new Map(), processed: 0, total: 0 };
 }
 
 function sum(m: Map<string, number>): number {
