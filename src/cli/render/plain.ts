@@ -15,10 +15,13 @@ export const TIMER_MS = 500;
 /** Even if nothing changed, say we are alive this often. */
 export const HEARTBEAT_MS = 30_000;
 
-export type LineLevel = 'error' | 'normal' | 'verbose';
+/** `brief`: a summary shown in place of what `--verbose` lists in full. */
+export type LineLevel = 'error' | 'normal' | 'verbose' | 'brief';
 /** Markers kept in `seen`: the run stopped; a batch failed as a whole. */
 const STOPPED = '\0stopped';
 const FAILED_BATCH = '\0batch-failed:';
+/** Batches a dry run lists before summing up the rest. */
+const PLAN_LINES = 10;
 export interface EventLine {
   level: LineLevel;
   text: string;
@@ -57,13 +60,23 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
         `, ${files} ${files === 1 ? 'file' : 'files'}, ${formatBytes(bytes)}, provider ${e.provider}` +
         (e.dryRun ? ' (dry run)' : '');
       const lines: EventLine[] = [{ level: e.dryRun ? 'normal' : 'verbose', text: head }];
-      for (const b of e.batches) {
+      // A dry run lists its first batches; a plan of hundreds is summed up (--verbose and --json give every one).
+      for (const [i, b] of e.batches.entries()) {
         lines.push({
-          level: e.dryRun ? 'normal' : 'verbose',
+          level: e.dryRun && i < PLAN_LINES ? 'normal' : 'verbose',
           text:
             `  batch ${b.batchId}: ${b.mode}, ${b.files} ${b.files === 1 ? 'file' : 'files'}` +
             (b.images !== b.files ? ` (${b.images} images)` : '') +
             `, ${formatBytes(b.bytes)} — ${b.reason}`,
+        });
+      }
+      const rest = e.batches.slice(PLAN_LINES);
+      if (e.dryRun && rest.length > 0) {
+        const files = rest.reduce((n, b) => n + b.files, 0);
+        const bytes = rest.reduce((n, b) => n + b.bytes, 0);
+        lines.push({
+          level: 'brief',
+          text: `  … ${rest.length} more ${rest.length === 1 ? 'batch' : 'batches'}, ${files} ${files === 1 ? 'file' : 'files'}, ${formatBytes(bytes)} (--verbose lists every batch)`,
         });
       }
       return lines;
@@ -159,6 +172,7 @@ export function shouldPrint(level: LineLevel, opts: Pick<RenderOptions, 'quiet' 
   if (level === 'error') return true;
   if (opts.quiet) return false;
   if (level === 'verbose') return opts.verbose;
+  if (level === 'brief') return !opts.verbose;
   return true;
 }
 

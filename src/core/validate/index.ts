@@ -16,10 +16,9 @@
  * Only the head (64 KiB) plus targeted reads are done; PNG/GIF structure walks read the file
  * sequentially in 256 KiB windows; SVG text is read whole (bounded by the size limit).
  */
-import type { Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { SMALL_FILE_BYTES, readSmallFileSync } from '../small-files.js';
+import { SMALL_FILE_BYTES, readKnownSync, readSmallFileSync } from '../small-files.js';
 import type { Candidate, Item, RejectRule, Rejection, ValidationPolicy, ValidationResult } from '../types.js';
 import { checkBmp } from './bmp.js';
 import { extensionOf, formatLabel, formatOfExtension, isKnownExtension, sameFormat } from './formats.js';
@@ -196,29 +195,34 @@ function validateStorage(c: Candidate): ValidationResult {
   return { ok: true, item: { source: c.source, kind: 'storage', order: c.order, name } };
 }
 
-/** An opened file under validation: its stats and a byte source (none when it is not a regular file). */
+/** An opened file under validation: its size and a byte source (none when it is not a regular file). */
 interface Opened {
-  stats: Stats;
+  size: number;
+  mtimeMs?: number;
   src?: ByteSource & { head: Buffer };
-  close(): Promise<void>;
+  close(): Promise<void> | void;
 }
 
-const noop = async () => undefined;
-
-/** Small files are read whole in one synchronous go (see small-files.ts); others get a handle with the head cached. */
+/**
+ * Small files are read whole in one synchronous go into a reused buffer (see small-files.ts), with
+ * no stat when they still have the size the scan saw; others (and anything unexpected) get a
+ * handle, a stat and the head cached.
+ */
 async function openForValidation(path: string, sizeHint: number | undefined): Promise<Opened> {
   if (sizeHint !== undefined && sizeHint <= SMALL_FILE_BYTES) {
+    const known = readKnownSync(path, sizeHint);
+    if (known) return { size: sizeHint, src: Object.assign(new BufferSource(known.bytes), { head: known.bytes }), close: known.release };
     const { stats, bytes } = readSmallFileSync(path);
-    if (!stats.isFile()) return { stats, close: noop };
-    if (bytes) return { stats, src: Object.assign(new BufferSource(bytes), { head: bytes }), close: noop };
+    if (!stats.isFile()) return { size: stats.size, close: () => undefined };
+    if (bytes) return { size: stats.size, mtimeMs: stats.mtimeMs, src: Object.assign(new BufferSource(bytes), { head: bytes }), close: () => undefined };
     // It grew past the small-file size since the scan: read it like any large file.
   }
   const fh = await open(path, 'r');
   const close = () => fh.close().catch(() => undefined);
   try {
     const stats = await fh.stat();
-    if (!stats.isFile()) return { stats, close };
-    return { stats, src: await FileSource.open(fh, stats.size, HEAD_BYTES), close };
+    if (!stats.isFile()) return { size: stats.size, close };
+    return { size: stats.size, mtimeMs: stats.mtimeMs, src: await FileSource.open(fh, stats.size, HEAD_BYTES), close };
   } catch (err) {
     await close();
     throw err;
@@ -238,7 +242,7 @@ export async function validateCandidate(c: Candidate, policy: ValidationPolicy):
   } catch (err) {
     return reject(c, 'unreadable', `cannot be opened (${errnoOf(err)})`);
   }
-  const { stats: st, src } = opened;
+  const { size, mtimeMs, src } = opened;
   try {
     if (!src) return reject(c, 'unreadable', 'is not a regular file');
     const r = await inspect(src, src.head, basename(path), policy);
@@ -248,8 +252,8 @@ export async function validateCandidate(c: Candidate, policy: ValidationPolicy):
       path,
       order: c.order,
       name: basename(path),
-      size: st.size,
-      mtimeMs: c.mtimeMs ?? st.mtimeMs,
+      size,
+      mtimeMs: c.mtimeMs ?? mtimeMs,
       format: r.format,
     };
     if (r.width !== undefined) item.width = r.width;
@@ -260,10 +264,10 @@ export async function validateCandidate(c: Candidate, policy: ValidationPolicy):
     }
     return { ok: true, item };
   } catch (err) {
-    if (err instanceof Problem) return reject(c, err.rule, err.detail, st.size);
+    if (err instanceof Problem) return reject(c, err.rule, err.detail, size);
     const code = (err as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return reject(c, 'unreadable', `cannot be read (${code})`, st.size);
-    return reject(c, 'corrupt', `could not be parsed (${(err as Error).message})`, st.size);
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return reject(c, 'unreadable', `cannot be read (${code})`, size);
+    return reject(c, 'corrupt', `could not be parsed (${(err as Error).message})`, size);
   } finally {
     await opened.close();
   }
