@@ -1,19 +1,25 @@
 /**
  * A running sha256 over bytes given in order. For large files it runs on a worker thread: a
  * 5 MiB part costs ~3 ms of hashing, which on the event loop delays the sockets of every part in
- * flight; on a worker it overlaps with sending. The worker reads the caller's buffer in place
- * when it is backed by a SharedArrayBuffer (the part engine's buffers are), so nothing is copied;
- * `update` resolves once the worker is done with the buffer, and only then may it be reused.
- * It can also read a range of a file itself (`updateFromFile`: the sandbox hashing what it
- * stored). One thread serves every hash of the process; small files hash inline (a round trip to
- * the thread costs more than it saves).
+ * flight; on a worker it overlaps with sending. The thread reads ranges of a file itself
+ * (`updateFromFile`: the part engine hashing the file it sends, the sandbox hashing what it
+ * stored), so no bytes are posted between threads and the caller holds no buffer for it; it can
+ * also be given a buffer, read in place when it is backed by a SharedArrayBuffer (`update`
+ * resolves once the thread is done with it). One thread serves every hash of the process; small
+ * files hash inline (a round trip to the thread costs more than it saves).
  */
 import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 
 export interface RunningHash {
   /** Resolves when `buf` may be reused. */
   update(buf: Buffer): Promise<void>;
+  /**
+   * Feeds `length` bytes of the file at `path` from `start`. Calls are applied in the order they
+   * are made, whether or not the earlier ones were awaited; a file shorter than asked fails it.
+   */
+  updateFromFile(path: string, start: number, length: number): Promise<void>;
   /** Hex digest of everything given so far; the hash is finished. */
   digest(): Promise<string>;
   /** Forgets an unfinished hash (idempotent; harmless after digest or a failure). */
@@ -30,11 +36,44 @@ export function runningHash(fileSize: number): RunningHash {
   return fileSize >= THREAD_HASH_MIN_BYTES ? new ThreadHash() : inlineHash();
 }
 
+/** Bytes an inline hash reads from a file at a time. */
+const INLINE_READ = 1024 * 1024;
+
 function inlineHash(): RunningHash {
   const h = createHash('sha256');
+  // File ranges are read one after another, in the order asked, whatever the caller awaits. A
+  // failed one fails the digest too: a hash missing a range is worth nothing.
+  let queue: Promise<void> = Promise.resolve();
+  let failed: unknown;
+  const fromFile = async (path: string, start: number, length: number) => {
+    const fh = await open(path, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(Math.min(INLINE_READ, length));
+      for (let at = start, end = start + length; at < end; ) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - at), at);
+        if (bytesRead === 0) throw new Error(`file ended early at byte ${at}`);
+        h.update(buf.subarray(0, bytesRead));
+        at += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+  };
   return {
-    update: async (buf) => void h.update(buf),
-    digest: async () => h.digest('hex'),
+    update: async (buf) => {
+      await queue;
+      h.update(buf);
+    },
+    updateFromFile(path, start, length) {
+      const step = queue.then(() => (failed ? Promise.reject(failed) : fromFile(path, start, length)));
+      queue = step.catch((err: unknown) => void (failed ??= err));
+      return step;
+    },
+    digest: async () => {
+      await queue;
+      if (failed) throw failed;
+      return h.digest('hex');
+    },
     close() {},
   };
 }
@@ -60,8 +99,18 @@ function hashFile(h, path, start, length) {
     closeSync(fd);
   }
 }
+const failed = new Map();
 parentPort.on('message', (m) => {
-  if (m.drop) return void streams.delete(m.stream);
+  if (m.drop) {
+    streams.delete(m.stream);
+    return void failed.delete(m.stream);
+  }
+  // A hash missing a range is worth nothing: once one failed, so does everything after it.
+  if (failed.has(m.stream)) {
+    const error = failed.get(m.stream);
+    if (m.digest) failed.delete(m.stream);
+    return void parentPort.postMessage({ id: m.id, error });
+  }
   let h = streams.get(m.stream);
   if (!h) streams.set(m.stream, (h = createHash('sha256')));
   try {
@@ -73,8 +122,10 @@ parentPort.on('message', (m) => {
     else h.update(new Uint8Array(m.data, m.offset, m.length));
     parentPort.postMessage({ id: m.id });
   } catch (err) {
-    streams.delete(m.stream); // a hash missing a range is worth nothing
-    parentPort.postMessage({ id: m.id, error: String((err && err.message) || err) });
+    const error = String((err && err.message) || err);
+    streams.delete(m.stream);
+    failed.set(m.stream, error);
+    parentPort.postMessage({ id: m.id, error });
   }
 });
 `;

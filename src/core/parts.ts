@@ -2,28 +2,31 @@
  * The part engine: send a file as numbered parts, several in flight, in bounded memory.
  * Shared by every provider that splits files (hybrid chunks, aihub multipart).
  *
- * Shape (after aws-sdk lib-storage's `Upload`):
- * - N workers pull from ONE part generator. The generator walks the parts in file order; for each
- *   it first pays the part's size to the shared {@link MemoryBudget}, then reads the part from
- *   disk at its offset. So bytes held = parts in flight × part size, never more than the budget,
- *   however many files and batches share it. A part larger than the whole budget is a USAGE error.
+ * Shape (after aws-sdk lib-storage's `Upload`, with streamed parts):
+ * - N workers pull from ONE part generator, which walks the parts in file order.
+ * - A part's body streams from disk through one slice buffer of PART_SLICE bytes (1 MiB), read
+ *   as the HTTP client asks for more: a 5 MiB part in flight holds 1 MiB, not 5. Each part in
+ *   flight pays its slice to the shared {@link MemoryBudget} first, so bytes held = parts in
+ *   flight × slice, never more than the budget, however many files and batches share it. A part
+ *   larger than the whole budget is still a USAGE error (the flag's documented rule).
+ * - Slice buffers are pooled per budget and reused; a retry streams the part again from disk
+ *   through the same kind of slice and keeps its budget while it waits. Nothing is allocated per
+ *   part or per retry, so a run with many faults holds what a clean run holds.
  * - Each part is retried on its own (the one decision of core/retry.ts: `decideRetry`).
- *   While a part waits for its retry its memory is given back; the retry pays again and re-reads
- *   the part from disk. Nothing is kept beyond the parts in flight.
  * - `beforeRetry` runs before each retry (e.g. to fetch a fresh presigned URL for that part).
  * - The first part that fails for good stops the generator and aborts the other requests; the
  *   engine waits for every worker to settle before it rejects (no request outlives the call).
  * - It never reports success with a part missing: every part passed in must have an ack.
- * - `hash: true` computes the sha256 of the WHOLE file while reading, in generator (file) order,
- *   so there is no second pass. On a resume (`parts` = only the missing ones) the ranges that are
- *   not sent are read from disk and hashed without being uploaded, in the same in-order walk;
- *   those reads use a small fixed buffer outside the budget (1 MiB). Large files hash on a
- *   worker thread (core/hash-thread.ts), reading the part buffers in place (shared memory): a
- *   buffer goes back to the pool only once it is both acknowledged and hashed.
+ * - `hash: true` computes the sha256 of the WHOLE file: as the generator takes each part (file
+ *   order) the hash is given the file's bytes up to that part's end, read from disk by the
+ *   hashing thread itself for large files (core/hash-thread.ts; no part bytes cross threads, and
+ *   only the final digest is waited for), on the event loop for small ones. A resume (`parts` =
+ *   only the missing ones) hashes the ranges that are not sent the same way. If the file changes
+ *   while it is sent, the server's digest of what it received cannot match ours.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { BatchupError, interrupted, toBatchupError } from './errors.js';
-import { runningHash, sharedBuffer, type RunningHash } from './hash-thread.js';
+import { runningHash, type RunningHash } from './hash-thread.js';
 import { MemoryBudget } from './memory.js';
 import { DEFAULT_RETRY, NO_ATTEMPTS, decideRetry, sleep, type RetryPolicy } from './retry.js';
 
@@ -47,6 +50,12 @@ export function planParts(size: number, partSize: number): Part[] {
   return parts;
 }
 
+/** One part's bytes as a request body: its length and a stream of it read from disk. */
+export interface PartBody {
+  length: number;
+  stream: AsyncIterable<Uint8Array>;
+}
+
 export interface SendPartsOptions<A> {
   path: string;
   /** Bytes the file must have (as scanned); a file that changed fails with VALIDATION. */
@@ -55,8 +64,11 @@ export interface SendPartsOptions<A> {
   parts: Part[];
   /** Parts of this file in flight (1 = strictly in order: part n+1 is read after n is acked). */
   concurrency: number;
-  /** One request for one part; throws (a BatchupError, ideally) when it fails. */
-  send(part: Part, body: Buffer, signal: AbortSignal | undefined, attempt: number): Promise<A>;
+  /**
+   * One request for one part; throws (a BatchupError, ideally) when it fails. The body's stream
+   * may be read once; each attempt gets a fresh one.
+   */
+  send(part: Part, body: PartBody, signal: AbortSignal | undefined, attempt: number): Promise<A>;
   /** After a part is acknowledged (persist it, count it). */
   onAck?(part: Part, ack: A): void;
   /** Bytes of this call's parts acknowledged so far. */
@@ -67,9 +79,9 @@ export interface SendPartsOptions<A> {
   onRetry?(part: Part, err: BatchupError, attempt: number, delayMs: number): void;
   retry?: Partial<RetryPolicy>;
   signal?: AbortSignal;
-  /** Shared budget (the run's --max-memory). Default: concurrency × the largest part. */
+  /** Shared budget (the run's --max-memory). Default: concurrency × the slice of the largest part, at least that part. */
   memory?: MemoryBudget;
-  /** Compute the sha256 of the whole file while reading (see the module doc for resumes). */
+  /** Compute the sha256 of the whole file while sending (see the module doc for resumes). */
   hash?: boolean;
 }
 
@@ -80,32 +92,38 @@ export interface SendPartsResult<A> {
   sha256?: string;
 }
 
-const HASH_READ = 1024 * 1024;
+/**
+ * Bytes of a part read from disk at a time: the memory a part in flight holds. Large enough that
+ * the socket takes each slice in one write and the HTTP client waits for it to drain before it
+ * asks for the next (the slice is then free to be read into again), small enough that 20 parts
+ * in flight hold 20 MiB.
+ */
+export const PART_SLICE = 1024 * 1024;
 
-/** Reusable part buffers per budget, so RSS stays flat over a long upload. */
+/** Free slice buffers per budget, reused for every part of the run. */
 const pools = new WeakMap<MemoryBudget, { free: Buffer[]; bytes: number }>();
 
-function takeBuffer(memory: MemoryBudget, size: number): Buffer {
+function takeSlice(memory: MemoryBudget): Buffer {
   const pool = pools.get(memory);
-  if (pool) {
-    const i = pool.free.findIndex((b) => b.length === size);
-    if (i >= 0) {
-      const [b] = pool.free.splice(i, 1);
-      pool.bytes -= size;
-      return b!;
-    }
+  const b = pool?.free.pop();
+  if (b) {
+    pool!.bytes -= b.length;
+    return b;
   }
-  return sharedBuffer(size);
+  return Buffer.allocUnsafeSlow(PART_SLICE);
 }
 
-/** Keep a buffer for reuse while free buffers + held bytes stay within the budget. */
-function recycle(memory: MemoryBudget, buf: Buffer): void {
+/** Keep a slice for reuse while free slices + bytes held stay within the budget. */
+function giveSlice(memory: MemoryBudget, buf: Buffer): void {
   let pool = pools.get(memory);
   if (!pool) pools.set(memory, (pool = { free: [], bytes: 0 }));
-  if (pool.bytes + memory.inUse > memory.maxBytes) return;
+  if (pool.bytes + buf.length + memory.inUse > memory.maxBytes) return;
   pool.free.push(buf);
   pool.bytes += buf.length;
 }
+
+/** Bytes a part in flight pays to the budget: its slice (a part smaller than a slice, its size). */
+export const sliceBytes = (partSize: number): number => Math.min(partSize, PART_SLICE);
 
 function checkParts(parts: Part[], size: number): Part[] {
   const sorted = [...parts].sort((a, b) => a.offset - b.offset);
@@ -134,11 +152,35 @@ async function readAt(fh: FileHandle, buf: Buffer, length: number, position: num
   }
 }
 
+/**
+ * One attempt's body: the part read from disk slice by slice as the consumer asks. A whole
+ * slice goes out in the pooled buffer itself, which is read into again only when the consumer
+ * asks for the next piece: the HTTP client asks once the socket took the slice (a write of
+ * PART_SLICE bytes always waits for 'drain'), or once the request is over. A shorter piece (the
+ * tail of a part, a part smaller than a slice) is a buffer of its own, so nothing the socket may
+ * still be writing is ever overwritten. Once `over()` says the attempt ended, nothing more is read.
+ */
+async function* partStream(file: FileHandle, part: Part, path: string, memory: MemoryBudget, over: () => boolean): AsyncGenerator<Buffer> {
+  let slice: Buffer | undefined;
+  try {
+    for (let at = 0; at < part.size; ) {
+      if (over()) return;
+      const n = Math.min(PART_SLICE, part.size - at);
+      const buf = n === PART_SLICE ? (slice ??= takeSlice(memory)) : Buffer.allocUnsafe(n);
+      await readAt(file, buf, n, part.offset + at, path);
+      at += n;
+      yield buf;
+    }
+  } finally {
+    if (slice) giveSlice(memory, slice);
+  }
+}
+
 export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsResult<A>> {
   const parts = checkParts(o.parts, o.size);
   const concurrency = Math.max(1, Math.floor(o.concurrency) || 1);
   const largest = parts.reduce((m, p) => Math.max(m, p.size), 0);
-  const memory = o.memory ?? new MemoryBudget(Math.max(1, largest * Math.min(concurrency, Math.max(1, parts.length))));
+  const memory = o.memory ?? new MemoryBudget(Math.max(1, largest, sliceBytes(largest) * Math.min(concurrency, Math.max(1, parts.length))));
   if (largest > memory.maxBytes) {
     // Fails the same way acquire() would, but before anything is read or sent.
     await memory.acquire(largest);
@@ -162,83 +204,49 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
     }
     const file = fh;
     if (o.hash) hash = runningHash(o.size);
+    // The hash is fed in file order and never awaited until the digest; its first failure is kept.
     let hashedTo = 0;
-    const hashRange = async (from: number, to: number) => {
-      const buf = sharedBuffer(Math.min(HASH_READ, to - from));
-      for (let at = from; at < to; ) {
-        if (inner.signal.aborted) throw interrupted();
-        const n = Math.min(buf.length, to - at);
-        await readAt(file, buf, n, at, o.path);
-        await hash!.update(buf.subarray(0, n));
-        at += n;
-      }
+    let hashed: Promise<void> = Promise.resolve();
+    const hashTo = (to: number) => {
+      if (!hash || to <= hashedTo) return;
+      const from = hashedTo;
+      hashedTo = to;
+      const step = hash.updateFromFile(o.path, from, to - from);
+      hashed = Promise.all([hashed, step]).then(() => undefined);
+      hashed.catch(() => undefined);
     };
 
-    // ---- the one part generator (serialised: reads and hashing happen in file order) ----
+    // ---- the one part generator, in file order ----
     let next = 0;
     let stopped = false;
-    let gate: Promise<unknown> = Promise.resolve();
-    const pull = (): Promise<{ part: Part; buf: Buffer; hashed?: Promise<void> } | undefined> => {
-      const run = gate.then(async () => {
-        if (stopped || next >= parts.length) return undefined;
-        const part = parts[next++]!;
-        await memory.acquire(part.size, inner.signal);
-        const buf = takeBuffer(memory, part.size);
-        try {
-          if (hash && part.offset > hashedTo) await hashRange(hashedTo, part.offset);
-          await readAt(file, buf, part.size, part.offset, o.path);
-          if (hash) {
-            // Not awaited here: hashing overlaps with sending. A failed thread fails the digest.
-            const hashed = hash.update(buf.subarray(0, part.size));
-            hashed.catch(() => undefined);
-            hashedTo = part.offset + part.size;
-            return { part, buf, hashed };
-          }
-        } catch (err) {
-          memory.release(part.size);
-          throw err;
-        }
-        return { part, buf };
-      });
-      gate = run.catch(() => undefined);
-      return run;
-    };
+    const pull = (): Part | undefined => (stopped || next >= parts.length ? undefined : parts[next++]);
 
     let ackedBytes = 0;
     let firstError: BatchupError | undefined;
 
     const worker = async (): Promise<void> => {
       for (;;) {
-        const pulled = await pull();
-        if (!pulled) return;
-        const { part, hashed } = pulled;
-        let buf: Buffer | undefined = pulled.buf;
-        let held = part.size;
+        const part = pull();
+        if (!part) return;
+        hashTo(part.offset + part.size);
+        const held = sliceBytes(part.size);
+        await memory.acquire(held, inner.signal);
         let attempts = NO_ATTEMPTS;
         try {
           for (let attempt = 0; ; attempt++) {
+            let over = false;
             try {
-              if (!buf) {
-                await memory.acquire(part.size, inner.signal);
-                held = part.size;
-                buf = takeBuffer(memory, part.size);
-                await readAt(file, buf, part.size, part.offset, o.path);
-              }
-              const body = buf.length === part.size ? buf : buf.subarray(0, part.size);
+              const body: PartBody = { length: part.size, stream: partStream(file, part, o.path, memory, () => over || inner.signal.aborted) };
               const ack = await o.send(part, body, inner.signal, attempt);
+              over = true;
               if (inner.signal.aborted) throw interrupted();
               acks.set(part.number, ack);
-              // Reused only once the hashing thread is done reading it.
-              if (buf === pulled.buf && hashed) await hashed.catch(() => undefined);
-              recycle(memory, buf);
-              buf = undefined;
-              memory.release(held);
-              held = 0;
               ackedBytes += part.size;
               o.onAck?.(part, ack);
               o.onProgress?.(ackedBytes);
               break;
             } catch (raw) {
+              over = true;
               const err = toBatchupError(raw);
               if (inner.signal.aborted) throw o.signal?.aborted ? interrupted() : err;
               const d = decideRetry(attempts, err, policy);
@@ -246,17 +254,13 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
               attempts = d.attempts;
               const delayMs = d.delayMs;
               o.onRetry?.(part, err, attempt + 1, delayMs);
-              // Give the memory back while waiting; the retry pays again and re-reads from disk.
-              // (The buffer is not reused: a failed request may still reference it.)
-              buf = undefined;
-              if (held) memory.release(held);
-              held = 0;
+              // The part keeps its budget while it waits: the retry streams it again from disk.
               await sleep(delayMs, inner.signal);
               await o.beforeRetry?.(part, err, attempt + 1);
             }
           }
         } finally {
-          if (held) memory.release(held);
+          memory.release(held);
         }
       }
     };
@@ -273,7 +277,8 @@ export async function sendParts<A>(o: SendPartsOptions<A>): Promise<SendPartsRes
     await Promise.all(workers);
     if (o.signal?.aborted) throw interrupted();
     if (firstError) throw firstError;
-    if (hash && hashedTo < o.size) await hashRange(hashedTo, o.size);
+    hashTo(o.size);
+    await hashed;
     const sha256 = hash ? await hash.digest() : undefined;
 
     const missing = parts.filter((p) => !acks.has(p.number));

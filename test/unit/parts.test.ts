@@ -6,11 +6,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchupError } from '../../src/core/errors.js';
 import { MemoryBudget, parseByteSize } from '../../src/core/memory.js';
-import { planParts, sendParts, type Part } from '../../src/core/parts.js';
+import { PART_SLICE, planParts, sendParts, type Part, type PartBody } from '../../src/core/parts.js';
 import { THREAD_HASH_MIN_BYTES, ThreadHash, runningHash, sharedBuffer } from '../../src/core/hash-thread.js';
 
 const FAST = { baseMs: 1, capMs: 5 };
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** The sha256 of a part body, read as an HTTP client would: each piece used before the next is asked for. */
+async function bodySha(body: PartBody): Promise<string> {
+  const h = createHash('sha256');
+  let n = 0;
+  for await (const piece of body.stream) {
+    h.update(piece);
+    n += piece.length;
+  }
+  expect(n).toBe(body.length);
+  return h.digest('hex');
+}
 const retryable = (msg = 'boom') => new BatchupError('NETWORK', msg);
 const fatal = (msg = 'nope') => new BatchupError('HTTP', msg, { status: 400, retryable: false });
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
@@ -92,7 +103,7 @@ describe('sendParts', () => {
       concurrency: 4,
       hash: true,
       send: async (p, body) => {
-        got.set(p.number, sha(body));
+        got.set(p.number, await bodySha(body));
         await tick(Math.random() * 3);
         return `etag-${p.number}`;
       },
@@ -139,7 +150,7 @@ describe('sendParts', () => {
       send: async (p, body, _signal, attempt) => {
         if (p.number !== 2) return 'ok';
         attempts.push(attempt);
-        bodies.push(sha(body));
+        bodies.push(await bodySha(body));
         if (attempt < 2) throw retryable();
         return 'ok2';
       },
@@ -264,18 +275,23 @@ describe('sendParts', () => {
     const all = planParts(size, partSize);
     const seen = new Map<number, string>();
     let failures = 0;
-    const send = async (p: Part, body: Buffer, _s: AbortSignal | undefined, attempt: number) => {
+    const send = async (p: Part, body: PartBody, _s: AbortSignal | undefined, attempt: number) => {
       if (p.number % 4 === 0 && attempt === 0) {
         failures++;
+        // A request that fails halfway: the retry reads the part again from its start.
+        for await (const _piece of body.stream) break;
         throw new BatchupError('HTTP', 'try again', { retryable: true });
       }
-      seen.set(p.number, sha(body));
+      seen.set(p.number, await bodySha(body));
       await tick(1);
     };
     const memory = new MemoryBudget(3 * partSize); // few buffers: they are reused many times over
     const res = await sendParts({ path, size, parts: all, concurrency: 3, hash: true, memory, send, retry: FAST });
     expect(res.sha256).toBe(sha(data));
     expect(failures).toBeGreaterThan(0);
+    // A part in flight holds one slice, not the whole part.
+    expect(memory.peak).toBeLessThanOrEqual(3 * PART_SLICE);
+    expect(memory.inUse).toBe(0);
     for (const p of all) expect(seen.get(p.number), `part ${p.number}`).toBe(sha(data.subarray(p.offset, p.offset + p.size)));
     const resumed = await sendParts({ path, size, parts: all.filter((p) => p.number % 5 === 0), concurrency: 2, hash: true, send: async () => 'x' });
     expect(resumed.sha256).toBe(sha(data));
@@ -341,5 +357,23 @@ describe('runningHash', () => {
     const bad = new ThreadHash();
     await expect(bad.updateFromFile(path, data.length - 10, 20)).rejects.toThrow(/ended early/);
     bad.close();
+  });
+
+  it('file ranges asked one after another without waiting are hashed in order, inline and on the thread; a failed range fails the digest', async () => {
+    const { path, data } = await file(2 * 1024 * 1024 + 5);
+    const cuts = [0, 7, 1024 * 1024 + 3, 1024 * 1024 + 4, data.length];
+    for (const h of [runningHash(10), new ThreadHash()]) {
+      const steps = cuts.slice(1).map((to, i) => h.updateFromFile(path, cuts[i]!, to - cuts[i]!));
+      expect(await h.digest()).toBe(sha(data));
+      await Promise.all(steps);
+      h.close();
+    }
+    for (const h of [runningHash(10), new ThreadHash()]) {
+      h.updateFromFile(path, data.length - 10, 20).catch(() => undefined);
+      const after = h.updateFromFile(path, 0, 10);
+      await expect(after).rejects.toThrow(/ended early/);
+      await expect(h.digest()).rejects.toThrow(/ended early/);
+      h.close();
+    }
   });
 });

@@ -11,6 +11,7 @@
 import type { Readable } from 'node:stream';
 import { BatchupError } from '../../core/errors.js';
 import { type Http, httpError, type SendResponse } from '../../core/http.js';
+import type { PartBody } from '../../core/parts.js';
 import { PATHS, jobIdOf, type BatchInfo, type FilesPage, type JobStatus, type PartAck, type RunInfo, type RunResults, type SessionStart } from './contract.js';
 
 export interface AihubApiOptions {
@@ -179,8 +180,8 @@ export class AihubApi {
     return { url: fromLocation ?? this.url(PATHS.session(id)), id, partSize };
   }
 
-  async putPart(session: Pick<Session, 'url'>, partNum: number, body: Buffer, signal?: AbortSignal): Promise<PartAck> {
-    const res = await this.call('PUT', session.url + PATHS.part(partNum), `upload part ${partNum}`, { body, length: body.length, signal });
+  async putPart(session: Pick<Session, 'url'>, partNum: number, body: PartBody, signal?: AbortSignal): Promise<PartAck> {
+    const res = await this.call('PUT', session.url + PATHS.part(partNum), `upload part ${partNum}`, { body: body.stream, length: body.length, signal });
     const ack = parseJson<Partial<PartAck>>(res, `upload part ${partNum}`);
     if (ack.part_id === undefined || ack.part_id === null) throw protocol(`upload part ${partNum}`, 'the answer has no part_id');
     if (ack.part_num !== undefined && Number(ack.part_num) !== partNum) {
