@@ -27,6 +27,34 @@ export interface StreamingBody {
 
 const CHUNK = 256 * 1024;
 
+/**
+ * Pieces smaller than this go out gathered into chunks of this size. A form header of ~200 bytes,
+ * a 4 KB image or its Base64, a CRLF: each would otherwise be a socket write (a system call and a
+ * write request) of its own — 3,000 of them for 1,000 small images, more than the bytes cost.
+ * Each chunk is a buffer of its own, never written into again once handed out.
+ */
+const GATHER = 64 * 1024;
+
+/** `pieces` re-cut so that small ones travel together; pieces of GATHER bytes or more go as they are. */
+export async function* gathered(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let buf = Buffer.allocUnsafe(GATHER);
+  let used = 0;
+  for await (const piece of pieces) {
+    if (used && used + piece.length > GATHER) {
+      yield buf.subarray(0, used);
+      buf = Buffer.allocUnsafe(GATHER);
+      used = 0;
+    }
+    if (piece.length >= GATHER) {
+      yield piece;
+      continue;
+    }
+    piece.copy(buf, used);
+    used += piece.length;
+  }
+  if (used) yield buf.subarray(0, used);
+}
+
 /** Read a file in chunks, hashing and reporting; fails if it no longer has the scanned size. */
 async function* readFile(src: FileSource): AsyncGenerator<Buffer> {
   const hash = createHash('sha256');
@@ -76,16 +104,19 @@ export function multipartBody(parts: FormPart[], boundary = `----batchup${random
   return {
     contentType: `multipart/form-data; boundary=${boundary}`,
     length,
-    async *open() {
-      for (let i = 0; i < parts.length; i++) {
-        const p = parts[i]!;
-        yield heads[i]!;
-        if ('file' in p) yield* readFile(p.file);
-        else yield values[i]!;
-        yield crlf;
-      }
-      yield tail;
-    },
+    open: () =>
+      gathered(
+        (async function* () {
+          for (let i = 0; i < parts.length; i++) {
+            const p = parts[i]!;
+            yield heads[i]!;
+            if ('file' in p) yield* readFile(p.file);
+            else yield values[i]!;
+            yield crlf;
+          }
+          yield tail;
+        })(),
+      ),
   };
 }
 
@@ -128,15 +159,18 @@ export function jsonArrayBody(head: Record<string, string>, arrayField: string, 
   return {
     contentType: 'application/json',
     length,
-    async *open() {
-      yield open;
-      for (const p of pieces) {
-        yield p.pre;
-        if (p.file) yield* base64Stream(readFile(p.file));
-        yield p.post;
-      }
-      yield close;
-    },
+    open: () =>
+      gathered(
+        (async function* () {
+          yield open;
+          for (const p of pieces) {
+            yield p.pre;
+            if (p.file) yield* base64Stream(readFile(p.file));
+            yield p.post;
+          }
+          yield close;
+        })(),
+      ),
   };
 }
 

@@ -213,8 +213,16 @@ export async function runUpload<O>(
     };
     let fatal: BatchupError | undefined;
     // Serialise manifest writes: each finished batch rewrites it, so a crash keeps what is done.
+    // Batches that finish while a write is waiting share it (it is made when it starts, so it
+    // holds them all): one rewrite of the whole manifest per batch costs ~20 ms per 1,000 entries.
     let writing = Promise.resolve();
-    const checkpoint = () => (writing = writing.then(writeManifest));
+    let waiting: Promise<void> | undefined;
+    const checkpoint = () =>
+      (waiting ??= writing =
+        writing.then(() => {
+          waiting = undefined;
+          return writeManifest();
+        }));
 
     try {
       const providerRun = provider.open(ctx);
