@@ -209,7 +209,7 @@ export async function runUpload<O>(
         next.push(r.entry);
       }
       entries.set(order, next);
-      if (changed) journal?.append({ t: 'done', source: inputOf(next[0]!.source), entries: next, ...(params ? { params } : {}) }, true);
+      if (changed) await journal?.commit({ t: 'done', source: inputOf(next[0]!.source), entries: next, ...(params ? { params } : {}) });
     };
     let fatal: BatchupError | undefined;
     // Serialise manifest writes: each finished batch rewrites it, so a crash keeps what is done.
@@ -249,7 +249,7 @@ export async function runUpload<O>(
 
     async function runOne(providerRun: ProviderRun, batch: BatchPlan): Promise<void> {
       if (ctl.signal.aborted) return void recordFailure(batch, notStarted(fatal));
-      journal?.append({ t: 'batch', batchId: batch.batchId, mode: batch.mode, sources: batch.sources, at: now() }, true);
+      await journal?.commit({ t: 'batch', batchId: batch.batchId, mode: batch.mode, sources: batch.sources, at: now() });
       emit({
         type: 'batch-start',
         batchId: batch.batchId,
@@ -273,7 +273,7 @@ export async function runUpload<O>(
           fingerprint(it);
           for (const e of own) e.sha256 ??= it.sha256;
         }
-        journal?.append({ t: 'entries', batchId: batch.batchId, entries: result, ...(params ? { params } : {}) }, true);
+        await journal?.commit({ t: 'entries', batchId: batch.batchId, entries: result, ...(params ? { params } : {}) });
         for (const it of batch.items) if (!settled.has(it.source)) entries.set(it.order, byInput.get(it.source) ?? []);
         for (const e of result) emit({ type: 'result', entry: e });
         if (downloader) for (const it of batch.items) await download(it.order);
@@ -303,7 +303,7 @@ export async function runUpload<O>(
         const failed = recordFailure(batch, shown);
         // When the server may have the batch (interrupted, network, 5xx, lost in polling) it stays
         // announced, so the next run looks it up under the same id instead of sending it again.
-        if (!OUTCOME_UNKNOWN.has(shown.code)) journal?.append({ t: 'entries', batchId: batch.batchId, entries: failed }, true);
+        if (!OUTCOME_UNKNOWN.has(shown.code)) await journal?.commit({ t: 'entries', batchId: batch.batchId, entries: failed });
       }
       await checkpoint();
     }

@@ -68,6 +68,27 @@ describe('journal records', () => {
     await j.close();
   });
 
+  it('commit: folded at once, on disk when it resolves; commits side by side; close waits for them', async () => {
+    const dir = await tempDir('batchup-journal-');
+    let j = await Journal.open(dir);
+    const a = j.commit({ t: 'batch', batchId: 'b1', mode: 'async', sources: ['/a.png'] });
+    const b = j.commit({ t: 'batch', batchId: 'b2', mode: 'async', sources: ['/b.png'] });
+    expect([...j.state.pending.keys()]).toEqual(['b1', 'b2']);
+    await Promise.all([a, b]);
+    const text = await readFile(join(dir, 'journal.jsonl'), 'utf8');
+    expect(text).toContain('"batchId":"b1"');
+    expect(text).toContain('"batchId":"b2"');
+    const c = j.commit({ t: 'entries', batchId: 'b1', entries: [entry('/a.png')] });
+    await j.close();
+    await c;
+    await j.commit({ t: 'forget', sources: ['/a.png'] }); // after close: nothing written
+    j = await Journal.open(dir);
+    expect([...j.state.pending.keys()]).toEqual(['b2']);
+    expect(j.state.entries.get('/a.png')![0]!.url).toBe('https://cdn//a.png');
+    expect(j.state.salt).not.toBe('');
+    await j.close();
+  });
+
   it('a lock held by a live process refuses a second run; a stale one is taken over', async () => {
     const dir = await tempDir('batchup-journal-');
     await mkdir(dir, { recursive: true });
