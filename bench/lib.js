@@ -82,6 +82,9 @@ ${client}
   return file;
 }
 
+/** `npm run bench -- --quick` (or BENCH_QUICK=1): one run each and smaller inputs, for a first look. */
+export const QUICK = process.argv.includes('--quick') || !!process.env.BENCH_QUICK;
+
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];

@@ -1,11 +1,11 @@
 // 1,000 small images: batchup vs the seed-000 Node sample client against the same sandbox, in
 // one run. Prints each time and the ratio (goal ≥ 5×).
 import { join } from 'node:path';
-import { BIN, median, startServe, timed, tmp, vendorNodeClient } from './lib.js';
+import { BIN, QUICK, median, startServe, timed, tmp, vendorNodeClient } from './lib.js';
 import { writePngs } from '../dist/devtools/generate.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 1000);
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 3));
 const TOKEN = 'bench-token';
 
 const dir = tmp('batchup-bench-imgs-');

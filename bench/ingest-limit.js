@@ -1,0 +1,110 @@
+// 1,000 small PNGs against the server's ingest limit: batchup with default flags vs what the
+// server can take from plain curl, in one run, each against a fresh `batchup serve --process-ms 0`:
+// - curl: 4 parallel `curl -F files=@…` posts of 250 files each to bach submit-with-files (the
+//   4 batches of ≤ 300 batchup makes by default), then one status poll per batch until it is done.
+// - batchup upload <dir> with default flags (scan, validation, journal, manifest included).
+// Ratio = curl time / batchup time (goal ≥ 0.8). Also prints the run's own durationMs, so what is
+// spent outside the run (node start-up, module loading, exit) shows.
+import { spawn } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, QUICK, median, startServe, tmp } from './lib.js';
+import { writePngs } from '../dist/devtools/generate.js';
+
+const COUNT = Number(process.env.BENCH_COUNT ?? 1000);
+const PARALLEL = 4;
+const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 5));
+const TOKEN = 'bench-token';
+
+const dir = tmp('batchup-bench-ingest-');
+const imgs = join(dir, 'imgs');
+await writePngs(imgs, COUNT);
+const files = readdirSync(imgs)
+  .sort()
+  .map((f) => join(imgs, f));
+
+/** Runs a command; resolves with its stdout. */
+function run(cmd, args, env = process.env) {
+  return new Promise((res, rej) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.once('exit', (code) => (code === 0 ? res(out) : rej(new Error(`${cmd} exited ${code}\n${err.slice(-2000)}`))));
+  });
+}
+
+const auth = ['-H', `Authorization: Bearer ${TOKEN}`];
+
+/** The baseline: N parallel multipart posts, then status polls until every batch succeeded. */
+async function curlBaseline(api) {
+  const per = Math.ceil(files.length / PARALLEL);
+  const groups = Array.from({ length: PARALLEL }, (_, i) => files.slice(i * per, (i + 1) * per)).filter((g) => g.length);
+  const t0 = performance.now();
+  await Promise.all(
+    groups.map(async (group) => {
+      const form = group.flatMap((f) => ['-F', `files=@${f}`]);
+      const out = await run('curl', ['-sS', '-f', ...auth, ...form, `${api}/batch-upload/submit-with-files`]);
+      if (!out) throw new Error('empty answer');
+      const submitted = JSON.parse(out);
+      const id = submitted.data.batch_id;
+      for (;;) {
+        const st = JSON.parse(await run('curl', ['-sS', '-f', ...auth, `${api}/batch-upload/status/${id}`]));
+        if (st.data.status === 'TASK_SUCCEEDED' && st.data.processed_count === group.length) break;
+        if (st.data.status === 'TASK_FAILED') throw new Error(`batch ${id} failed`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }),
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+async function batchup(api, manifest) {
+  const t0 = performance.now();
+  const out = await run(process.execPath, [BIN, 'upload', imgs, '--endpoint', api, '--manifest', manifest, '--json'], { ...process.env, BATCHUP_TOKEN: TOKEN });
+  const seconds = (performance.now() - t0) / 1000;
+  const summary = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .find((e) => e.type === 'summary');
+  return { seconds, runSeconds: summary.summary.durationMs / 1000 };
+}
+
+async function fresh(fn) {
+  const box = await startServe(['--token', TOKEN, '--process-ms', '0']);
+  try {
+    return await fn(`${box.url}/api/vdr`);
+  } finally {
+    await box.stop();
+    rmSync(box.data, { recursive: true, force: true });
+  }
+}
+
+try {
+  const curls = [];
+  const ours = [];
+  const runs = [];
+  // One warm-up of each (disk cache, curl and node binaries), not counted.
+  await fresh((api) => curlBaseline(api));
+  await fresh((api) => batchup(api, join(dir, 'warm.json')));
+  for (let i = 0; i < RUNS; i++) {
+    const theirs = async () => curls.push(await fresh((api) => curlBaseline(api)));
+    const mine = async () => {
+      const r = await fresh((api) => batchup(api, join(dir, `m${i}.json`)));
+      ours.push(r.seconds);
+      runs.push(r.runSeconds);
+    };
+    for (const step of i % 2 ? [mine, theirs] : [theirs, mine]) await step();
+  }
+  const fmt = (xs) => xs.map((x) => x.toFixed(2)).join(', ');
+  const c = median(curls);
+  const a = median(ours);
+  console.log(`small images at the server's ingest limit: ${COUNT} PNGs, serve --process-ms 0, median of ${RUNS} (a fresh sandbox each)`);
+  console.log(`  curl: ${PARALLEL} parallel -F posts + status polls  ${c.toFixed(2)} s   (${fmt(curls)})`);
+  console.log(`  batchup upload (defaults)                ${a.toFixed(2)} s   (${fmt(ours)})`);
+  console.log(`  ratio                                    ${(c / a).toFixed(2)} of curl (goal ≥ 0.8); the run's own clock: ${median(runs).toFixed(2)} s`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
