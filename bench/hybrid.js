@@ -67,7 +67,7 @@ async function upload(box, inputs, manifest) {
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (err += d));
-    p.once('exit', (code) => (code === 0 ? res({ stderr: err, stdout: out }) : rej(new Error(`batchup exited ${code}\n${err.slice(-2000)}`))));
+    p.once('close', (code) => (code === 0 ? res({ stderr: err, stdout: out }) : rej(new Error(`batchup exited ${code}\n${err.slice(-2000)}`))));
   });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const m = /RSS_KB=(\d+)/.exec(stderr);

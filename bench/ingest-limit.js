@@ -23,7 +23,7 @@ const files = readdirSync(imgs)
   .sort()
   .map((f) => join(imgs, f));
 
-/** Runs a command; resolves with its stdout. */
+/** Runs a command; resolves with its stdout (on 'close': 'exit' may come before the last of it). */
 function run(cmd, args, env = process.env) {
   return new Promise((res, rej) => {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -31,7 +31,7 @@ function run(cmd, args, env = process.env) {
     let err = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (err += d));
-    p.once('exit', (code) => (code === 0 ? res(out) : rej(new Error(`${cmd} exited ${code}\n${err.slice(-2000)}`))));
+    p.once('close', (code) => (code === 0 ? res(out) : rej(new Error(`${cmd} exited ${code}\n${err.slice(-2000)}`))));
   });
 }
 
@@ -45,9 +45,7 @@ async function curlBaseline(api) {
   await Promise.all(
     groups.map(async (group) => {
       const form = group.flatMap((f) => ['-F', `files=@${f}`]);
-      const out = await run('curl', ['-sS', '-f', ...auth, ...form, `${api}/batch-upload/submit-with-files`]);
-      if (!out) throw new Error('empty answer');
-      const submitted = JSON.parse(out);
+      const submitted = JSON.parse(await run('curl', ['-sS', '-f', ...auth, ...form, `${api}/batch-upload/submit-with-files`]));
       const id = submitted.data.batch_id;
       for (;;) {
         const st = JSON.parse(await run('curl', ['-sS', '-f', ...auth, `${api}/batch-upload/status/${id}`]));
