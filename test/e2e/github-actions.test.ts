@@ -46,7 +46,7 @@ describe('GitHub Actions output', () => {
     expect(lines).toContain(
       '::error file=media/bad%2Cname%3A%25.png,title=batchup%3A rejected (disguised)::bad,name:%25.png: content is text, not PNG (disguised)',
     );
-    expect(lines).toContain('::error file=missing.png,title=batchup%3A rejected (unreadable)::' + `${dir}/missing.png: no such file or folder (unreadable)`);
+    expect(lines).toContain(`::error file=missing.png,title=batchup%3A rejected (unreadable)::${dir}/missing.png: no such file or folder (unreadable)`);
     expect(lines).toContain('::error file=media/***.png,title=batchup%3A rejected (disguised)::***.png: content is text, not PNG (disguised)');
     // The plain lines a log reader (and GitLab) sees are still there.
     expect(r.stderr).toMatch(/^rejected .*bad,name:%\.png: content is text, not PNG \(disguised\)$/m);
