@@ -38,8 +38,9 @@ export class Bandwidth {
   /** Resolves once `bytes` may go out; rejects (INTERRUPTED) when `signal` aborts first. */
   take(bytes: number, signal?: AbortSignal): Promise<void> {
     const now = this.now();
+    // Idle time earns at most BURST_MS of credit; these bytes are paid for at the new `tat`.
     this.#tat = Math.max(this.#tat, now - BURST_MS) + bytes * this.#msPerByte;
-    const wait = this.#tat - now - BURST_MS;
+    const wait = this.#tat - now;
     if (wait <= 0) return Promise.resolve();
     if (signal?.aborted) return Promise.reject(interrupted(signal.reason));
     return new Promise((done, fail) => {
