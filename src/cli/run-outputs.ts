@@ -4,6 +4,7 @@
  * GitHub Actions, annotations and the step summary. One renderer to the upload command: every
  * call reaches each output, and a failing extra output never breaks the run.
  */
+import { usageError } from '../core/errors.js';
 import type { BatchupEvent, RunSummary } from '../core/events.js';
 import { GithubOutput, type GithubContext, isGithubActions } from './ci.js';
 import { RotatingLog } from './log-file.js';
@@ -33,7 +34,12 @@ export class RunOutputs implements Renderer {
   ) {
     this.kind = main.kind;
     if (o.log) {
-      const file = new RotatingLog(o.log);
+      let file: RotatingLog;
+      try {
+        file = new RotatingLog(o.log);
+      } catch (err) {
+        throw usageError(`cannot open --log-file ${o.log.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
       const plain = new PlainRenderer({ stdout: file, stderr: file }, { quiet: false, verbose: !!o.verbose, progress: true, color: false });
       this.#log = { file, plain };
       file.write(`${o.banner}\n`);

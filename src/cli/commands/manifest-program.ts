@@ -33,7 +33,7 @@ export function addManifestCommand(program: Command, ctx: CliContext, hooks: Man
     .option('-o, --output <file>', 'write the merged manifest here (atomically) instead of stdout')
     .addHelpText(
       'after',
-      `${examples(['batchup manifest merge shard-1.json shard-2.json shard-3.json -o manifest.json'])}
+      `${examples(['batchup manifest merge shard-1.json shard-2.json shard-3.json -o manifest.json', 'batchup manifest merge batchup-manifest.shard-*.json > manifest.json'])}
 Conflicts: manifests of different providers, endpoints or versions; one source with different
 outcomes or URLs; shards of different totals, a shard given twice or missing.\n`,
     )

@@ -166,7 +166,7 @@ async function uploadCommand(paths: string[], flags: UploadFlags & Record<string
   try {
     extras = runFlagsFrom(flags, ctx.env);
     renderer = after.outputs = new RunOutputs(renderer, {
-      log: extras.log,
+      log: extras.log && { ...extras.log, path: resolve(ctx.cwd, extras.log.path) },
       verbose: flags.verbose,
       banner: `batchup ${process.argv.slice(2).join(' ')} (cwd ${ctx.cwd})`,
       github: { env: ctx.env, cwd: ctx.cwd, stderr: ctx.stderr, shard: extras.shard && shardLabel(extras.shard) },
