@@ -46,12 +46,15 @@ async function workspace(seed: number) {
   return { dir, env };
 }
 
-const sh = (line: string, cwd: string, env: Record<string, string>) => execa('bash', ['-eo', 'pipefail', '-c', line], { cwd, env, extendEnv: false, reject: false });
+const sh = (line: string, cwd: string, env: Record<string, string>) =>
+  execa('bash', ['-eo', 'pipefail', '-c', line], { cwd, env, extendEnv: false, reject: false });
 const notInstall = (line: string) => !/npm (install|ci|pack)/.test(line);
 
 async function expectAllOnce(path: string, dir: string) {
   const merged = await readJson(path);
-  expect(merged.entries.map((e: { source: string }) => e.source)).toEqual(Array.from({ length: FILES }, (_, i) => join(dir, 'media', `img-${String(i).padStart(5, '0')}.png`)));
+  expect(merged.entries.map((e: { source: string }) => e.source)).toEqual(
+    Array.from({ length: FILES }, (_, i) => join(dir, 'media', `img-${String(i).padStart(5, '0')}.png`)),
+  );
   expect(merged.entries.every((e: { status: string; url?: string }) => e.status === 'uploaded' && e.url)).toBe(true);
 }
 
@@ -102,7 +105,12 @@ describe('sharding recipes (README), run as written', () => {
     const pods = Array.from({ length: job.spec.completions as number }, (_, index) => {
       const argv = (container.command as string[]).map((a) => volume(a.replace(/\$\(JOB_COMPLETION_INDEX\)/g, String(index))));
       expect(argv[0]).toBe('batchup');
-      return execa(argv[0]!, argv.slice(1), { cwd: volume(container.workingDir), env: { ...env, JOB_COMPLETION_INDEX: String(index) }, extendEnv: false, reject: false });
+      return execa(argv[0]!, argv.slice(1), {
+        cwd: volume(container.workingDir),
+        env: { ...env, JOB_COMPLETION_INDEX: String(index) },
+        extendEnv: false,
+        reject: false,
+      });
     });
     for (const r of await Promise.all(pods)) expect(r.exitCode, r.stderr).toBe(0);
     const names = Array.from({ length: job.spec.completions as number }, (_, i) => join(dir, 'out', `manifest-${i}.json`));
