@@ -1,6 +1,7 @@
 /**
  * `batchup manifest verify`: is every output URL of a manifest still there? One HEAD per URL (a
- * GET of one byte where HEAD is not allowed: 405, 501), redirects followed, never with
+ * GET of one byte where HEAD is refused: 405, 501, and 403 — a presigned GET URL's signature does
+ * not cover HEAD, so a 403 proves nothing until a GET says it too), redirects followed, never with
  * credentials; 5xx, 429 and network errors are retried a little before they count. A URL is
  * - `ok`: it answers 2xx and its `expiresAt` is further away than `within`;
  * - `expiring`: it answers, but `expiresAt` is within `within` (or past: the server is lenient);
@@ -76,10 +77,10 @@ async function checkUrl(url: string, sources: string[], expiresAt: string | unde
   return { ...base, state: 'ok', status };
 }
 
-/** The status a URL answers with: HEAD, or a one-byte GET where HEAD is not allowed. 5xx and 429 throw (retried). */
+/** The status a URL answers with: HEAD, or a one-byte GET where HEAD is refused. 5xx and 429 throw (retried). */
 async function statusOf(http: Http, url: string, signal?: AbortSignal): Promise<number> {
   let res = await http.send({ method: 'HEAD', url, signal });
-  if (res.status === 405 || res.status === 501) {
+  if (res.status === 405 || res.status === 501 || res.status === 403) {
     const open = await http.open({ method: 'GET', url, headers: { range: 'bytes=0-0', 'accept-encoding': 'identity' }, signal });
     open.body.destroy();
     res = { ...open, text: '' };

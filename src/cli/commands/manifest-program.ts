@@ -57,7 +57,7 @@ outcomes or URLs; shards of different totals, a shard given twice or missing.\n`
     .action(async (file: string) => hooks.setExit(await (await load()).urlsCommand(file, ctx)));
   group
     .command('verify')
-    .description('HEAD every output URL (GET where HEAD is not allowed): report dead ones and ones expiring soon')
+    .description('HEAD every output URL (GET where HEAD is refused): report dead ones and ones expiring soon')
     .argument('<manifest>')
     .option('--within <duration>', 'report URLs that expire within this long (default 3d)')
     .option('--concurrency <n>', 'URLs checked at once (default 8)')
