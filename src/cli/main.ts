@@ -86,7 +86,7 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     };
   };
 
-  // The provider modules declare upload flags and management commands; `serve` and `config` need
+  // The provider modules declare upload flags and management commands; `serve`, `config` and `manifest` need
   // none of them, so they start without loading the providers.
   const command = argv.slice(2).find((a) => !a.startsWith('-'));
   const providers = command === 'serve' || command === 'config' || command === 'manifest' ? [] : (await import('../providers/registry.js')).providers();
