@@ -3,3 +3,4 @@ await import('./small-images.js');
 await import('./incremental.js');
 await import('./hybrid.js');
 await import('./claid-rate.js');
+await import('./bwlimit.js');

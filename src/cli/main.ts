@@ -13,6 +13,8 @@ import { EXIT, EXIT_CODE_HELP, exitCodeForError, hintFor } from './exit-codes.js
 import { addProviderCommands } from './commands/provider-program.js';
 import { addRenderCommand } from './commands/render-program.js';
 import { addServeCommand } from './commands/serve-program.js';
+import { addManifestCommand } from './commands/manifest-program.js';
+import { addRunFlags } from './run-flags.js';
 import { collect, examples, optionOf } from './flags.js';
 import { redact } from './redact.js';
 import type { AnyProvider, FlagSpec } from '../core/provider.js';
@@ -84,10 +86,10 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     };
   };
 
-  // The provider modules declare upload flags and management commands; `serve` and `config` need
+  // The provider modules declare upload flags and management commands; `serve`, `config` and `manifest` need
   // none of them, so they start without loading the providers.
   const command = argv.slice(2).find((a) => !a.startsWith('-'));
-  const providers = command === 'serve' || command === 'config' ? [] : (await import('../providers/registry.js')).providers();
+  const providers = command === 'serve' || command === 'config' || command === 'manifest' ? [] : (await import('../providers/registry.js')).providers();
   const program = buildProgram(ctx, {
     setExit: (code) => {
       exitCode = code;
@@ -211,16 +213,16 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     .option('--json', 'NDJSON events on stdout')
     .addOption(new Option('-q, --quiet', 'only errors and the final summary').conflicts('verbose'))
     .option('-v, --verbose', 'also retries and per-file successes')
-    .option('--no-progress', 'no progress bars or progress lines')
-    .addHelpText(
-      'after',
-      examples([
-        'batchup upload fixtures/images --sandbox',
-        "batchup upload 'photos/**/*.jpg' --dry-run",
-        'batchup upload ./videos --provider hybrid --endpoint https://api.example.com --manifest videos.json',
-        'batchup upload --urls last-run.json --provider claid --operations \'{"resizing":{"width":500}}\'',
-      ]),
-    );
+    .option('--no-progress', 'no progress bars or progress lines');
+  addRunFlags(upload).addHelpText(
+    'after',
+    examples([
+      'batchup upload fixtures/images --sandbox',
+      "batchup upload 'photos/**/*.jpg' --dry-run",
+      'batchup upload ./videos --provider hybrid --endpoint https://api.example.com --manifest videos.json',
+      'batchup upload --urls last-run.json --provider claid --operations \'{"resizing":{"width":500}}\'',
+    ]),
+  );
   for (const f of mergedProviderFlags(hooks.providers ?? [])) {
     try {
       upload.addOption(optionOf({ ...f, env: undefined, required: false }, ` (${f.providers.join(', ')}${f.env ? `; env ${f.env}` : ''})`));
@@ -240,6 +242,7 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
 
   // ------------------------------------------------------------------------------------- serve
   addServeCommand(program, ctx, hooks);
+  addManifestCommand(program, ctx, hooks);
 
   // ----------------------------------------------- the providers' own commands (batches, runs, …)
   addProviderCommands(program, hooks.providers ?? [], ctx, hooks);

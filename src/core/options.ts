@@ -1,5 +1,7 @@
 /** Options of one upload run, as resolved by the CLI from flags > env > config file. */
+import type { Bandwidth } from './bandwidth.js';
 import type { Credentials } from './http.js';
+import type { Shard } from './shard.js';
 
 export type ModeChoice = 'auto' | 'sync' | 'async';
 
@@ -65,6 +67,10 @@ export interface UploadOptions {
   downloadDir?: string;
   /** Stdin for `--urls -`. */
   stdin?: NodeJS.ReadableStream;
+  /** --shard K/N: only the inputs whose identity hashes to shard K of N (see shard.ts). */
+  shard?: Shard;
+  /** --bwlimit: the byte budget per second every request body of the run shares. */
+  bandwidth?: Bandwidth;
 }
 
 export const DEFAULTS = {

@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import type { AnyProvider } from '../../core/provider.js';
 import type { CliContext } from '../context.js';
 import { optionOf } from '../flags.js';
+import { addRunFlags } from '../run-flags.js';
 
 export interface RenderHooks {
   setExit: (code: number) => void;
@@ -40,6 +41,7 @@ export function addRenderCommand(program: Command, ctx: CliContext, hooks: Rende
     .addOption(new Option('-q, --quiet', 'only errors and the final summary').conflicts('verbose'))
     .option('-v, --verbose', 'also retries and per-render results')
     .option('--no-progress', 'no progress bars or progress lines');
+  addRunFlags(cmd);
   for (const f of provider.flags) cmd.addOption(optionOf(f));
   cmd.addHelpText(
     'after',
