@@ -39,7 +39,7 @@ export interface UploadOptions {
   maxBatchFiles?: number;
   /** Custom batch id (a single batch) or prefix (`<prefix>-<n>` for several). */
   batchId?: string;
-  /** image_name template: {name} {stem} {ext} {index} {dir} {sha8}. Default: the file name. */
+  /** Remote-name template (core/naming.ts): {name} {stem} {ext} {parent} {index}. Default: the file name. */
   nameTemplate?: string;
   maxRetries: number;
   /** Per-request timeout without progress. */
