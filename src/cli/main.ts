@@ -14,7 +14,7 @@ import { addProviderCommands } from './commands/provider-program.js';
 import { addRenderCommand } from './commands/render-program.js';
 import { addServeCommand } from './commands/serve-program.js';
 import { addManifestCommand } from './commands/manifest-program.js';
-import { addRunFlags } from './run-flags.js';
+import { addRequestAndOutputFlags, addRunFlags } from './run-flags.js';
 import { collect, examples, optionOf } from './flags.js';
 import { redact } from './redact.js';
 import type { AnyProvider, FlagSpec } from '../core/provider.js';
@@ -206,14 +206,8 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     .option('--prune', 'drop inputs that are gone from the manifest and journal')
     .option('--max-duration <duration>', 'stop gracefully after this long, like Ctrl-C (e.g. 50m, for cron)')
     .option('--batch-size <n>', 'at most N files per batch (default: the provider limit, 300 for bach)')
-    .option('--max-retries <n>', 'retries per request (default 6)')
-    .option('--max-memory <size>', 'memory for file parts in flight, e.g. 64MiB, 1G (chunked uploads; default 64MiB)')
-    .option('--timeout <duration>', 'per-request timeout without progress, e.g. 90s, 2m (default 120s)')
-    .option('--allow-insecure-http', 'send credentials over plain http to a host that is not this machine (a trusted network only)')
-    .option('--json', 'NDJSON events on stdout')
-    .addOption(new Option('-q, --quiet', 'only errors and the final summary').conflicts('verbose'))
-    .option('-v, --verbose', 'also retries and per-file successes')
-    .option('--no-progress', 'no progress bars or progress lines');
+    .option('--max-memory <size>', 'memory for file parts in flight, e.g. 64MiB, 1G (chunked uploads; default 64MiB)');
+  addRequestAndOutputFlags(upload, 'per-file successes');
   addRunFlags(upload).addHelpText(
     'after',
     examples([

@@ -5,7 +5,7 @@
  * file is read) by `runFlagsFrom`.
  */
 import { basename, dirname, join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { Bandwidth, parseRate } from '../core/bandwidth.js';
 import { usageError } from '../core/errors.js';
 import { parseByteSize } from '../core/memory.js';
@@ -38,6 +38,18 @@ export interface RunExtras {
   bandwidth?: Bandwidth;
   log?: LogFileOptions;
   exitNothing?: number;
+}
+
+/** Request and output flags of every command that runs batches (`upload`, `render`). */
+export function addRequestAndOutputFlags(cmd: Command, successes: string): Command {
+  return cmd
+    .option('--max-retries <n>', 'retries per request (default 6)')
+    .option('--timeout <duration>', 'per-request timeout without progress, e.g. 90s, 2m (default 120s)')
+    .option('--allow-insecure-http', 'send credentials over plain http to a host that is not this machine (a trusted network only)')
+    .option('--json', 'NDJSON events on stdout')
+    .addOption(new Option('-q, --quiet', 'only errors and the final summary').conflicts('verbose'))
+    .option('-v, --verbose', `also retries and ${successes}`)
+    .option('--no-progress', 'no progress bars or progress lines');
 }
 
 export function addRunFlags(cmd: Command): Command {
