@@ -5,3 +5,4 @@ await import('./ingest-limit.js');
 await import('./incremental.js');
 await import('./hybrid.js');
 await import('./claid-rate.js');
+await import('./bwlimit.js');

@@ -24,7 +24,7 @@ export interface BatchStats {
   pollStatus?: string;
 }
 
-const FINAL_RENDER = new Set(['COMPLETED', 'COMPLETE', 'FAILED']);
+export const FINAL_RENDER = new Set(['COMPLETED', 'COMPLETE', 'FAILED']);
 
 export class Stats {
   candidates = 0;
