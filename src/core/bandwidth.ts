@@ -59,14 +59,26 @@ export class Bandwidth {
 
 type Body = string | Buffer | AsyncIterable<Uint8Array>;
 
-/** The body as slices that each wait for their share of the budget. */
+/**
+ * A socket's write buffer: a write smaller than this may still be queued, unsent, when the HTTP
+ * client asks for the next piece (it waits for 'drain' only once this much is queued).
+ */
+const SOCKET_HIGH_WATER = 16 * 1024;
+
+/**
+ * The body as slices that each wait for their share of the budget. A stream may reuse a chunk's
+ * memory once the next is asked for (the part engine's slices do): slices smaller than a socket's
+ * write buffer are copies then, so none of them can change while it waits in the socket.
+ */
 export async function* throttled(body: Body, bw: Bandwidth, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  const streamed = typeof body !== 'string' && !Buffer.isBuffer(body);
   const chunks: AsyncIterable<Uint8Array> | Uint8Array[] = typeof body === 'string' ? [Buffer.from(body)] : Buffer.isBuffer(body) ? [body] : body;
+  const copy = streamed && bw.slice < SOCKET_HIGH_WATER;
   for await (const chunk of chunks) {
     for (let at = 0; at < chunk.length; at += bw.slice) {
       const piece = chunk.subarray(at, at + bw.slice);
       await bw.take(piece.length, signal);
-      yield piece;
+      yield copy ? Buffer.from(piece) : piece;
     }
   }
 }

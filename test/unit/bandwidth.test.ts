@@ -41,6 +41,22 @@ describe('Bandwidth', () => {
     expect((performance.now() - t0) / 1000).toBeGreaterThanOrEqual(0.34);
   });
 
+  it('slices of a stream that reuses its buffer stay as they were when the stream moves on (small slices are copies)', async () => {
+    let t = 0;
+    const bw = new Bandwidth(64 * 1024, () => (t += 1e6)); // a clock that never makes anyone wait
+    expect(bw.slice).toBeLessThan(16 * 1024);
+    const reused = Buffer.alloc(32 * 1024);
+    const stream = async function* () {
+      for (const fill of [1, 2, 3]) {
+        reused.fill(fill);
+        yield reused; // filled again once the next piece is asked for
+      }
+    };
+    const got: Uint8Array[] = [];
+    for await (const c of throttled(stream(), bw)) got.push(c);
+    expect(Buffer.concat(got).equals(Buffer.concat([1, 2, 3].map((f) => Buffer.alloc(32 * 1024, f))))).toBe(true);
+  });
+
   it('stops waiting when the run is interrupted', async () => {
     const bw = new Bandwidth(1024);
     const ac = new AbortController();
