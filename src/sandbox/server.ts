@@ -302,6 +302,7 @@ function createDispatcher(d: DispatchDeps) {
       }
     }
 
+    d.stats.handling += 1;
     try {
       await hit.route.handle(ctx);
       if (!res.headersSent && !ctx.gone && !ctx.lost) {
@@ -313,6 +314,8 @@ function createDispatcher(d: DispatchDeps) {
         ctx.delayMs = 0;
         await ctx.json(500, errorBody(500, `Internal sandbox error: ${(err as Error)?.message ?? String(err)}`));
       }
+    } finally {
+      d.stats.handling -= 1;
     }
   };
 }

@@ -491,7 +491,16 @@ describe('robustness', () => {
       sock.on('error', fail);
     });
   };
-  const settle = () => waitFor(async () => (await readdir(join(sb.dataDir, 'tmp'))).length === 0, 'the temp dir to empty', { timeoutMs: 10_000 });
+  /** Both cut-off uploads reached their routes and the handlers returned (so cleaned up): only then is the temp dir's emptiness telling. */
+  const settle = (before: ReturnType<typeof sb.stats>) =>
+    waitFor(
+      () => {
+        const s = sb.stats();
+        const arrived = (route: string) => (s.requests[route] ?? 0) > (before.requests[route] ?? 0);
+        return arrived('bach.submit-with-files') && arrived('bach.submit') && s.handling === 0;
+      },
+      'both cut-off uploads to be handled',
+    );
 
   it('a client that disconnects mid-upload leaves nothing behind (multipart and JSON)', async () => {
     const before = sb.stats();
@@ -502,7 +511,7 @@ describe('robustness', () => {
       3 * MB,
     );
     await rawUpload('submit', 'application/json', '{"images":[{"image_base64":"', 3 * MB);
-    await settle();
+    await settle(before);
     expect(await readdir(join(sb.dataDir, 'tmp'))).toEqual([]);
     expect(sb.stats().objects).toBe(before.objects);
     expect(sb.stats().batches).toBe(before.batches);

@@ -18,6 +18,8 @@ export interface StatsSnapshot {
   batches: number;
   /** Bytes read from all client connections (headers and bodies, finished or cut off). */
   bytesReceived: number;
+  /** Requests whose route handler has not returned yet (a cut-off upload is cleaned up by then). */
+  handling: number;
   throttle: ThrottleStats;
   webhooks: WebhookStats;
 }
@@ -28,6 +30,7 @@ export class Stats {
   readonly receipts = new Map<string, number>();
   readonly requests = new Map<string, number>();
   readonly faults = new Map<string, number>();
+  handling = 0;
   /** Set by the server: bytes read from client connections so far. */
   wireBytes: () => number = () => 0;
   /** Each protocol reports its batch count; summed in the snapshot. */
@@ -70,13 +73,14 @@ export class Stats {
       faultsInjected: Object.fromEntries(this.faults),
       batches: this.batchCounters.reduce((n, f) => n + f(), 0),
       bytesReceived: this.wireBytes(),
+      handling: this.handling,
     };
     const sections = Object.fromEntries([...this.sections].map(([name, read]) => [name, read()]));
     return { ...base, ...sections } as StatsSnapshot & Record<string, unknown>;
   }
 }
 
-const GENERIC_KEYS = new Set(['objects', 'bytesStored', 'receipts', 'requests', 'faultsInjected', 'batches', 'bytesReceived']);
+const GENERIC_KEYS = new Set(['objects', 'bytesStored', 'receipts', 'requests', 'faultsInjected', 'batches', 'bytesReceived', 'handling']);
 
 function bump(m: Map<string, number>, key: string): void {
   m.set(key, (m.get(key) ?? 0) + 1);
