@@ -493,14 +493,11 @@ describe('robustness', () => {
   };
   /** Both cut-off uploads reached their routes and the handlers returned (so cleaned up): only then is the temp dir's emptiness telling. */
   const settle = (before: ReturnType<typeof sb.stats>) =>
-    waitFor(
-      () => {
-        const s = sb.stats();
-        const arrived = (route: string) => (s.requests[route] ?? 0) > (before.requests[route] ?? 0);
-        return arrived('bach.submit-with-files') && arrived('bach.submit') && s.handling === 0;
-      },
-      'both cut-off uploads to be handled',
-    );
+    waitFor(() => {
+      const s = sb.stats();
+      const arrived = (route: string) => (s.requests[route] ?? 0) > (before.requests[route] ?? 0);
+      return arrived('bach.submit-with-files') && arrived('bach.submit') && s.handling === 0;
+    }, 'both cut-off uploads to be handled');
 
   it('a client that disconnects mid-upload leaves nothing behind (multipart and JSON)', async () => {
     const before = sb.stats();
