@@ -103,6 +103,7 @@ describe('the default list', () => {
         'bytesStored',
         'claid',
         'faultsInjected',
+        'handling',
         'hybrid',
         'objects',
         'receipts',
