@@ -1,5 +1,6 @@
 // Runs every benchmark in this folder, one after another.
 await import('./small-images.js');
 await import('./incremental.js');
+await import('./scale.js');
 await import('./hybrid.js');
 await import('./claid-rate.js');
