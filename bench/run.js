@@ -4,3 +4,4 @@ await import('./incremental.js');
 await import('./scale.js');
 await import('./hybrid.js');
 await import('./claid-rate.js');
+await import('./bwlimit.js');

@@ -3,41 +3,20 @@
  * (`$BATCHUP_CORPUS/audio`, default `<repo>/../shared/corpus/audio`), each against its verdict in
  * that folder's own INDEX.tsv. The corpus is read in place; it must exist (no silent skip).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateCandidate } from '../src/core/validate/index.js';
+import { CORPUS, readCorpusIndex } from './helpers/corpus.js';
 import { BufferSource } from '../src/core/validate/source.js';
 import { checkMp3 } from '../src/core/validate/mp3.js';
 import { audioPolicy } from '../src/providers/blurb/contract.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const CORPUS = resolve(process.env.BATCHUP_CORPUS ?? join(here, '..', '..', 'shared', 'corpus'));
 const DIR = join(CORPUS, 'audio');
 const INDEX = join(DIR, 'INDEX.tsv');
 
-interface Row {
-  path: string;
-  verdict: string;
-  bytes: number;
-}
-
-function readIndex(): Row[] {
-  if (!existsSync(INDEX)) return [];
-  const [header, ...lines] = readFileSync(INDEX, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '');
-  const cols = header!.split('\t');
-  const at = (name: string) => cols.indexOf(name);
-  return lines.map((l) => {
-    const f = l.split('\t');
-    return { path: f[at('path')]!, verdict: f[at('expected_verdict')]!, bytes: Number(f[at('bytes')]) };
-  });
-}
-
 const RULES: Record<string, string> = { 'valid-mp3': 'ok', 'reject-unsupported': 'unsupported-type', 'reject-disguised': 'disguised' };
-const rows = readIndex();
+const rows = readCorpusIndex(DIR);
 
 describe('corpus: audio (blurb MP3 rule)', () => {
   it(`is present at ${DIR} (set BATCHUP_CORPUS to override)`, () => {

@@ -4,37 +4,15 @@
  * against INDEX.tsv. The corpus is read in place; it must exist (no silent skip).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RejectRule } from '../src/core/types.js';
 import { inspect, validateCandidate } from '../src/core/validate/index.js';
+import { CORPUS, readCorpusIndex } from './helpers/corpus.js';
 import { BufferSource } from '../src/core/validate/source.js';
 import { bachPolicy } from '../src/providers/bach/policy.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const CORPUS = resolve(process.env.BATCHUP_CORPUS ?? join(here, '..', '..', 'shared', 'corpus'));
 const INDEX = join(CORPUS, 'INDEX.tsv');
-
-interface Row {
-  path: string;
-  verdict: string;
-  note: string;
-  bytes: number;
-}
-
-function readIndex(): Row[] {
-  if (!existsSync(INDEX)) return [];
-  const [header, ...lines] = readFileSync(INDEX, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '');
-  const cols = header!.split('\t');
-  const at = (name: string) => cols.indexOf(name);
-  return lines.map((l) => {
-    const f = l.split('\t');
-    return { path: f[at('path')]!, verdict: f[at('expected_verdict')]!, note: f[at('note')] ?? '', bytes: Number(f[at('bytes')]) };
-  });
-}
 
 /**
  * Where batchup's bach policy deliberately differs from INDEX.tsv. Keep this short, and say why.
@@ -70,7 +48,7 @@ function expected(verdict: string): (RejectRule | 'ok')[] {
   return rules;
 }
 
-const rows = readIndex();
+const rows = readCorpusIndex(CORPUS);
 
 describe('corpus', () => {
   it(`is present at ${CORPUS} (set BATCHUP_CORPUS to override)`, () => {

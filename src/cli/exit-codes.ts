@@ -84,7 +84,8 @@ export const EXIT_CODE_HELP = `Exit codes:
   4    nothing uploaded: every input rejected or failed, or no input
   5    authentication refused by the API
   6    run stopped by a network/server error
-  130  interrupted (SIGINT/SIGTERM); the manifest holds what finished`;
+  130  interrupted (SIGINT/SIGTERM); the manifest holds what finished
+  --exit-nothing N: the code when nothing was new (every input skipped, none rejected or failed)`;
 
 /** A second line for a whole-run error: what to do about it. */
 export function hintFor(e: BatchupError): string | undefined {

@@ -13,6 +13,8 @@ import { EXIT, EXIT_CODE_HELP, exitCodeForError, hintFor } from './exit-codes.js
 import { addProviderCommands } from './commands/provider-program.js';
 import { addRenderCommand } from './commands/render-program.js';
 import { addServeCommand } from './commands/serve-program.js';
+import { addManifestCommand } from './commands/manifest-program.js';
+import { addRequestAndOutputFlags, addRunFlags } from './run-flags.js';
 import { collect, examples, optionOf } from './flags.js';
 import { redact } from './redact.js';
 import type { AnyProvider, FlagSpec } from '../core/provider.js';
@@ -84,10 +86,10 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     };
   };
 
-  // The provider modules declare upload flags and management commands; `serve` and `config` need
+  // The provider modules declare upload flags and management commands; `serve`, `config` and `manifest` need
   // none of them, so they start without loading the providers.
   const command = argv.slice(2).find((a) => !a.startsWith('-'));
-  const providers = command === 'serve' || command === 'config' ? [] : (await import('../providers/registry.js')).providers();
+  const providers = command === 'serve' || command === 'config' || command === 'manifest' ? [] : (await import('../providers/registry.js')).providers();
   const program = buildProgram(ctx, {
     setExit: (code) => {
       exitCode = code;
@@ -204,23 +206,17 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
     .option('--prune', 'drop inputs that are gone from the manifest and journal')
     .option('--max-duration <duration>', 'stop gracefully after this long, like Ctrl-C (e.g. 50m, for cron)')
     .option('--batch-size <n>', 'at most N files per batch (default: the provider limit, 300 for bach)')
-    .option('--max-retries <n>', 'retries per request (default 6)')
-    .option('--max-memory <size>', 'memory for file parts in flight, e.g. 64MiB, 1G (chunked uploads; default 64MiB)')
-    .option('--timeout <duration>', 'per-request timeout without progress, e.g. 90s, 2m (default 120s)')
-    .option('--allow-insecure-http', 'send credentials over plain http to a host that is not this machine (a trusted network only)')
-    .option('--json', 'NDJSON events on stdout')
-    .addOption(new Option('-q, --quiet', 'only errors and the final summary').conflicts('verbose'))
-    .option('-v, --verbose', 'also retries and per-file successes')
-    .option('--no-progress', 'no progress bars or progress lines')
-    .addHelpText(
-      'after',
-      examples([
-        'batchup upload fixtures/images --sandbox',
-        "batchup upload 'photos/**/*.jpg' --dry-run",
-        'batchup upload ./videos --provider hybrid --endpoint https://api.example.com --manifest videos.json',
-        'batchup upload --urls last-run.json --provider claid --operations \'{"resizing":{"width":500}}\'',
-      ]),
-    );
+    .option('--max-memory <size>', 'memory for file parts in flight, e.g. 64MiB, 1G (chunked uploads; default 64MiB)');
+  addRequestAndOutputFlags(upload, 'per-file successes');
+  addRunFlags(upload).addHelpText(
+    'after',
+    examples([
+      'batchup upload fixtures/images --sandbox',
+      "batchup upload 'photos/**/*.jpg' --dry-run",
+      'batchup upload ./videos --provider hybrid --endpoint https://api.example.com --manifest videos.json',
+      'batchup upload --urls last-run.json --provider claid --operations \'{"resizing":{"width":500}}\'',
+    ]),
+  );
   for (const f of mergedProviderFlags(hooks.providers ?? [])) {
     try {
       upload.addOption(optionOf({ ...f, env: undefined, required: false }, ` (${f.providers.join(', ')}${f.env ? `; env ${f.env}` : ''})`));
@@ -240,6 +236,7 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
 
   // ------------------------------------------------------------------------------------- serve
   addServeCommand(program, ctx, hooks);
+  addManifestCommand(program, ctx, hooks);
 
   // ----------------------------------------------- the providers' own commands (batches, runs, …)
   addProviderCommands(program, hooks.providers ?? [], ctx, hooks);

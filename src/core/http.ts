@@ -17,6 +17,7 @@ import type { Dispatcher } from 'undici';
 import Agent from 'undici/lib/dispatcher/agent.js';
 import dispatchRequest from 'undici/lib/api/api-request.js';
 import type { Readable } from 'node:stream';
+import { type Bandwidth, throttled } from './bandwidth.js';
 import { BatchupError, configError, interrupted, toBatchupError } from './errors.js';
 import { isLoopbackHost } from './loopback.js';
 import { OriginPacer, type Ticket } from './pacer.js';
@@ -39,6 +40,8 @@ export interface HttpOptions {
   /** Learn an origin's rate limits from its first answer before starting a burst. */
   learnFirst?: boolean;
   now?: () => number;
+  /** --bwlimit: the byte budget every request body of the run shares (see bandwidth.ts). */
+  bandwidth?: Bandwidth;
 }
 
 export interface SendRequest {
@@ -158,12 +161,13 @@ export class Http {
       const ticket: Ticket = await pacer.acquire(!!headers.authorization, req.signal);
       let res: Dispatcher.ResponseData;
       try {
+        const limited = this.limitBody(body, headers, req.signal);
         res = await dispatchRequest.call(this.agent, {
           origin: u.origin,
           path: `${u.pathname}${u.search}`,
           method,
           headers,
-          body: body as Dispatcher.DispatchOptions['body'],
+          body: limited as Dispatcher.DispatchOptions['body'],
           signal: req.signal,
           headersTimeout: req.headersTimeoutMs ?? this.timeoutMs,
           bodyTimeout: this.timeoutMs,
@@ -188,6 +192,20 @@ export class Http {
       }
       return { res, url, done: (o) => pacer.release(ticket, o) };
     }
+  }
+
+  /**
+   * Under --bwlimit, a body goes out in slices that wait for their share of the run's budget. A
+   * string or Buffer body becomes a stream then, so its length is declared here; a stream body's
+   * length is already declared by its sender (every streaming body has an exact Content-Length).
+   */
+  private limitBody(body: SendRequest['body'], headers: Record<string, string>, signal?: AbortSignal): SendRequest['body'] {
+    const bw = this.opts.bandwidth;
+    if (!bw || body === undefined) return body;
+    if ((typeof body === 'string' || Buffer.isBuffer(body)) && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    return throttled(body, bw, signal);
   }
 
   /** The Authorization header for this URL, when the request asks for it and the URL is the API's origin. */

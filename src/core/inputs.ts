@@ -16,6 +16,7 @@ import { mapPool } from './pool.js';
 import type { AnyProvider, BatchPlan, CheckContext, Screened } from './provider.js';
 import { RunResults } from './results.js';
 import { scan } from './scan.js';
+import { applyShard } from './shard.js';
 import type { Candidate, Item, Rejection } from './types.js';
 import { validateCandidate } from './validate/index.js';
 
@@ -47,7 +48,7 @@ export interface GatherContext {
 
 export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   const { provider, opts, state, journal, emit } = g;
-  const { candidates, rejections: scanRejections } = await scan(opts);
+  const { candidates, rejections: scanRejections } = applyShard(await scan(opts), opts.shard, opts.cwd);
   emit({ type: 'scan', candidates: candidates.length });
 
   const results = new RunResults(state);

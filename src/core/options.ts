@@ -1,5 +1,7 @@
 /** Options of one upload run, as resolved by the CLI from flags > env > config file. */
+import type { Bandwidth } from './bandwidth.js';
 import type { Credentials } from './http.js';
+import type { Shard } from './shard.js';
 
 export type ModeChoice = 'auto' | 'sync' | 'async';
 
@@ -37,7 +39,7 @@ export interface UploadOptions {
   maxBatchFiles?: number;
   /** Custom batch id (a single batch) or prefix (`<prefix>-<n>` for several). */
   batchId?: string;
-  /** image_name template: {name} {stem} {ext} {index} {dir} {sha8}. Default: the file name. */
+  /** Remote-name template (core/naming.ts): {name} {stem} {ext} {parent} {index}. Default: the file name. */
   nameTemplate?: string;
   maxRetries: number;
   /** Per-request timeout without progress. */
@@ -65,6 +67,10 @@ export interface UploadOptions {
   downloadDir?: string;
   /** Stdin for `--urls -`. */
   stdin?: NodeJS.ReadableStream;
+  /** --shard K/N: only the inputs whose identity hashes to shard K of N (see shard.ts). */
+  shard?: Shard;
+  /** --bwlimit: the byte budget per second every request body of the run shares. */
+  bandwidth?: Bandwidth;
 }
 
 export const DEFAULTS = {

@@ -148,6 +148,7 @@ export async function runUpload<O>(
       allowInsecureHttp: opts.allowInsecureHttp,
       learnFirst: provider.capabilities.rateLimitHeaders,
       now,
+      bandwidth: opts.bandwidth,
     });
     // An internal controller so a fatal error (bad credentials) or --max-duration stops every batch.
     const ctl = new AbortController();

@@ -115,6 +115,12 @@ export interface ProviderContext<O = unknown> {
   onRetry(batchId: string, what?: string): (info: RetryInfo) => void;
 }
 
+/** The run's polling pace, retry policy and cancellation, as `pollUntil` takes them. */
+export function pollSettings<O>(ctx: ProviderContext<O>, onRetry: (info: RetryInfo) => void) {
+  const { initialMs, maxMs, timeoutMs } = ctx.run.poll;
+  return { initialMs, maxMs, timeoutMs, signal: ctx.signal, retry: ctx.retry, onRetry };
+}
+
 /** One upload run of a provider: per-run state lives here (not in module-level caches). */
 export interface ProviderRun {
   /**

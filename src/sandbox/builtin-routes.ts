@@ -2,7 +2,8 @@
 import type { Protocol, Route, SandboxCore } from './kit/protocol.js';
 import { contentTypeOf } from '../core/media-types.js';
 
-export function builtinRoutes(core: SandboxCore, protocols: readonly Protocol[]): Route[] {
+export function builtinRoutes(core: SandboxCore, protocols: readonly Protocol[], cdn: { ttlSec?: number } = {}): Route[] {
+  const ttlMs = (cdn.ttlSec ?? 0) * 1000;
   return [
     {
       method: 'GET',
@@ -40,6 +41,7 @@ export function builtinRoutes(core: SandboxCore, protocols: readonly Protocol[])
         const size = m ? core.store.sizeOf(m[1]!) : undefined;
         if (!m || size === undefined) return ctx.json(404, { code: 404, message: 'Not found.' });
         const sha = m[1]!;
+        if (ttlMs && core.now() - (core.store.storedAt(sha) ?? 0) >= ttlMs) return ctx.json(410, { code: 410, message: 'Expired.' });
         return ctx.send(
           200,
           {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { builtinRoutes } from './builtin-routes.js';
+import { CDN_OPTIONS } from './kit/cdn.js';
 import { createAuthCheck } from './kit/auth.js';
 import { RequestContext, type ContextServices } from './kit/context.js';
 import { FaultInjector, type FaultKind, type FaultOptions } from './kit/faults.js';
@@ -50,6 +51,8 @@ export interface SandboxOptions {
   publicUrl?: string;
   /** The time job states, rate windows and throttle windows read (tests inject one); default Date.now. */
   clock?: Clock;
+  /** `/cdn/` URLs answer 410 this many seconds after their object was stored (--cdn-ttl); 0 or none: never. */
+  cdnTtlSec?: number;
 }
 
 export interface ServedProtocol {
@@ -78,6 +81,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const faults = new FaultInjector(opts.faults);
   const checkAuth = createAuthCheck(opts);
   const processMsPerImage = opts.processMsPerImage ?? DEFAULT_PROCESS_MS;
+  const cdnTtlSec = opts.cdnTtlSec ? CDN_OPTIONS.ttlSec.check(opts.cdnTtlSec, 'cdnTtlSec') : 0;
   if (!(processMsPerImage >= 0)) throw new RangeError('processMsPerImage must be >= 0');
   const definitions = [...opts.protocols];
   const resolved = resolveAllOptions(definitions, opts.protocolOptions ?? {});
@@ -90,7 +94,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const dataDir = ownDir ? await mkdtemp(join(tmpdir(), 'batchup-sandbox-')) : resolve(opts.dataDir!);
   const boot = async (): Promise<Sandbox> => {
     await mkdir(dataDir, { recursive: true });
-    const store = await ContentStore.open(dataDir, stats);
+    const store = await ContentStore.open(dataDir, stats, now);
     const closing = new AbortController();
     const background = new Set<Promise<unknown>>();
     const inflight = new Set<Promise<void>>();
@@ -166,7 +170,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       for (const p of protocols) await p.close?.().catch(() => undefined);
       throw err;
     }
-    for (const r of builtinRoutes(core, protocols)) router.add(r);
+    for (const r of builtinRoutes(core, protocols, { ttlSec: cdnTtlSec })) router.add(r);
 
     const services: ContextServices = {
       checkAuth,

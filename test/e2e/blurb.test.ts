@@ -165,7 +165,10 @@ describe('batchup render', () => {
     expect(screen).toMatch(/\x1b\[/); // redrawn in place
     for (const label of ['tty-a #0', 'tty-a #1', 'tty-b #0', 'tty-b #1']) expect(screen).toContain(label);
     expect(screen).toMatch(/tty-a #0\s+[█░]{20}\s+\d+% RENDERING — Rendering\./);
-    expect(screen).toMatch(/[█]{20}\s+100% COMPLETED — Render completed\./);
+    // How each render ended stays on the screen above the block, once per render.
+    for (const label of ['tty-a!/0', 'tty-a!/1', 'tty-b!/0', 'tty-b!/1']) {
+      expect(screen.match(new RegExp(`render \\S*#${label} \\([^)]+\\): COMPLETED 100%`, 'g')), label).toHaveLength(1);
+    }
     expect(screen).toMatch(/uploaded 5, skipped 0, rejected 0, failed 0/);
     expect(screen).not.toContain(TOKEN);
     await expectAllRendered(manifest, sb);

@@ -7,18 +7,22 @@ import { writePngs } from '../../src/devtools/generate.js';
 
 const TOKEN = 'tok-output-0c1d';
 let sandbox: ServeHandle;
+/** For the pty runs: processing slow enough (60 ms an image) that the batches surely overlap, even on a busy machine. */
+let slow: ServeHandle;
 let dir: string;
 const env = () => cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: sandbox.bach });
 
 beforeAll(async () => {
   // Slow processing so the polling phase is visible.
   sandbox = await serve(['--token', TOKEN, '--process-ms', '10']);
+  slow = await serve(['--token', TOKEN, '--process-ms', '60']);
   dir = await tempDir();
   await writePngs(join(dir, 'imgs'), 400, { seedBase: 50_000 });
   for (const n of [40, 120, 240]) await writePngs(join(dir, `n${n}`), n, { seedBase: 60_000 + n * 1000 });
 });
 afterAll(async () => {
   await sandbox?.stop();
+  await slow?.stop();
 });
 
 describe('terminal output', () => {
@@ -37,7 +41,11 @@ describe('terminal output', () => {
         const per = images / inFlight;
         const cmd = `stty cols ${cols} rows 30; node ${BIN} upload ${join(dir, `n${images}`)} --manifest ${manifest} --mode async --batch-size ${per} --concurrency ${inFlight}`;
         // `script` gives the CLI a real pty on stdin/stdout/stderr.
-        const r = await execa('script', ['-qec', cmd, '/dev/null'], { env: { ...env(), TERM: 'xterm-256color' }, extendEnv: false, reject: false });
+        const r = await execa('script', ['-qec', cmd, '/dev/null'], {
+          env: { ...env(), BATCHUP_ENDPOINT: slow.bach, TERM: 'xterm-256color' },
+          extendEnv: false,
+          reject: false,
+        });
         expect(r.exitCode, r.stdout.slice(-500)).toBe(0);
         const screen = r.stdout;
         expect(screen).toMatch(/\x1b\[/); // cursor control: the block is redrawn in place

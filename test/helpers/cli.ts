@@ -17,10 +17,13 @@ export const BIN = join(ROOT, 'bin', 'batchup.js');
 
 export const tempDir = (prefix = 'batchup-e2e-') => mkdtemp(join(tmpdir(), prefix));
 
-/** Environment without any BATCHUP_* from the developer's shell, and with a private config dir. */
+/** What would change the CLI's output when the tests themselves run in CI (annotations, an Indexed Job's shard). */
+const HOST_CI = new Set(['GITHUB_ACTIONS', 'GITHUB_STEP_SUMMARY', 'GITHUB_WORKSPACE', 'JOB_COMPLETION_INDEX']);
+
+/** Environment without any BATCHUP_* from the developer's shell (nor the host CI's GitHub variables), and with a private config dir. */
 export function cleanEnv(extra: Record<string, string> = {}, configDir?: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('BATCHUP_')) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('BATCHUP_') && !HOST_CI.has(k)) env[k] = v;
   delete env.FORCE_COLOR;
   env.BATCHUP_CONFIG_DIR = configDir ?? join(tmpdir(), `batchup-cfg-${process.pid}-${Math.random().toString(36).slice(2)}`);
   env.NO_COLOR = '1';

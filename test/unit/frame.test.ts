@@ -1,6 +1,6 @@
 /** The live block's lines: every one fits the terminal, the overall numbers are always there. */
 import { describe, expect, it } from 'vitest';
-import { Rates, fitParts, frameLines, wrapLine } from '../../src/cli/render/frame.js';
+import { Rates, fitParts, frameLines, packParts, wrapLine } from '../../src/cli/render/frame.js';
 import { Stats } from '../../src/cli/render/stats.js';
 
 /** `batches` in flight: the first `uploading` of them still sending two files each, the others being processed. */
@@ -44,6 +44,8 @@ describe('frameLines', () => {
         for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(width);
         expect(lines[0]).toMatch(/^\S \d+\/\d+ files · [\d.]+ k?B\/[\d.]+ [kM]B/);
         if (batches > uploading) expect(lines[0]).toMatch(/\d+\/\d+ processed/);
+        // However narrow, the count of batches in flight is there: on the overall line or the one under it.
+        expect(lines.slice(0, 2).join('\n')).toMatch(new RegExp(`\\b${batches} batch(es)? in flight`));
         expect(lines.length).toBeLessThanOrEqual(30 - 2);
         const items = uploading * 2 + (batches - uploading);
         if (items > 26) expect(lines.at(-1)).toMatch(/… \d+ more/);
@@ -68,6 +70,12 @@ describe('frameLines', () => {
     expect(fitParts(['abc', 'def', 'ghi'], 9, ' ')).toBe('abc def');
     expect(fitParts(['abc', 'a-very-long-part', 'x'], 18, ' ')).toBe('abc');
     expect(fitParts(['abcdefghij'], 5, ' ')).toBe('abcd…');
+  });
+
+  it('packParts carries what does not fit to an indented next line, up to its line limit', () => {
+    expect(packParts(['abc', 'def', 'ghi', 'jkl'], 9, 2, ' ')).toEqual(['abc def', '  ghi jkl']);
+    expect(packParts(['abc', 'def', 'ghi', 'jkl', 'mno'], 7, 2, ' ')).toEqual(['abc def', '  ghi']);
+    expect(packParts(['abc', 'a-very-long-part'], 9, 2, ' ')).toEqual(['abc']);
   });
 });
 

@@ -4,10 +4,11 @@
  * blurb, and the flags that make sense for render jobs — blurb's own (webhooks, asset base URL,
  * template) come from its module, so they stay in one place.
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { AnyProvider } from '../../core/provider.js';
 import type { CliContext } from '../context.js';
 import { optionOf } from '../flags.js';
+import { addRequestAndOutputFlags, addRunFlags } from '../run-flags.js';
 
 export interface RenderHooks {
   setExit: (code: number) => void;
@@ -32,14 +33,9 @@ export function addRenderCommand(program: Command, ctx: CliContext, hooks: Rende
     .option('--concurrency <n>', 'batches in flight at once (default 4)')
     .option('--state <dir>', 'journal folder (default: .batchup/ beside the manifest)')
     .option('--force', 'render every batch again, even those the journal knows as done')
-    .option('--max-retries <n>', 'retries per request (default 6)')
-    .option('--timeout <duration>', 'per-request timeout without progress (default 120s)')
-    .option('--max-duration <duration>', 'stop gracefully after this long, like Ctrl-C')
-    .option('--allow-insecure-http', 'send credentials over plain http to a host that is not this machine')
-    .option('--json', 'NDJSON events on stdout')
-    .addOption(new Option('-q, --quiet', 'only errors and the final summary').conflicts('verbose'))
-    .option('-v, --verbose', 'also retries and per-render results')
-    .option('--no-progress', 'no progress bars or progress lines');
+    .option('--max-duration <duration>', 'stop gracefully after this long, like Ctrl-C');
+  addRequestAndOutputFlags(cmd, 'per-render results');
+  addRunFlags(cmd);
   for (const f of provider.flags) cmd.addOption(optionOf(f));
   cmd.addHelpText(
     'after',

@@ -7,6 +7,7 @@
 import { Option, type Command } from 'commander';
 import type { CliContext } from '../context.js';
 // Light modules: constants and declarations, no sandbox code.
+import { CDN_OPTIONS } from '../../sandbox/kit/cdn.js';
 import { FAULT_KINDS } from '../../sandbox/kit/faults.js';
 import type { ProtocolDefinition } from '../../sandbox/kit/protocol.js';
 import { DEFAULT_PROTOCOLS } from '../../sandbox/protocols/index.js';
@@ -60,7 +61,8 @@ export function addServeCommand(program: Command, ctx: CliContext, hooks: ServeH
     .option('--seed <n>', 'seed for deterministic faults')
     .option('--retry-after <seconds>', 'Retry-After of injected 429s')
     .option('--slow-ms <ms>', 'delay of a "slow" fault')
-    .option('--process-ms <ms>', 'server processing time per image or file (async jobs)');
+    .option('--process-ms <ms>', 'server processing time per image or file (async jobs)')
+    .option(CDN_OPTIONS.ttlSec.flag!, `${CDN_OPTIONS.ttlSec.description} (default ${CDN_OPTIONS.ttlSec.defaultText})`);
   for (const p of protocols) {
     for (const spec of Object.values(p.options) as { flag?: string; description: string; default: unknown; defaultText?: string }[]) {
       if (spec.flag) cmd.addOption(new Option(spec.flag, protocolFlagHelp(p, spec)));

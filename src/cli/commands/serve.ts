@@ -11,6 +11,7 @@ import { parseIntInRange, parsePositiveNumber } from '../../core/parse.js';
 import { EXIT } from '../exit-codes.js';
 import type { CliContext } from '../context.js';
 import { addSecret, redact } from '../redact.js';
+import { CDN_OPTIONS } from '../../sandbox/kit/cdn.js';
 import { DEFAULT_FAULTS, FAULT_KINDS } from '../../sandbox/kit/faults.js';
 import { OptionError, faultKindsOption, resolveOptions } from '../../sandbox/kit/options.js';
 import type { ProtocolDefinition } from '../../sandbox/kit/protocol.js';
@@ -28,6 +29,7 @@ export interface ServeFlags {
   retryAfter?: string;
   slowMs?: string;
   processMs?: string;
+  cdnTtl?: string;
   accessKey?: string;
   secretKey?: string;
   token?: string;
@@ -105,6 +107,7 @@ export function serveOptions(
   }
   if (Object.keys(faults).length) options.faults = faults;
   if (f.processMs !== undefined) options.processMsPerImage = parsePositiveNumber(f.processMs, '--process-ms', { allowZero: true });
+  if (f.cdnTtl !== undefined) options.cdnTtlSec = parseFlag(CDN_OPTIONS.ttlSec.parse, f.cdnTtl, '--cdn-ttl');
 
   const accessKey = f.accessKey ?? (env.BATCHUP_ACCESS_KEY || undefined);
   const secretKey = f.secretKey ?? (env.BATCHUP_SECRET_KEY || undefined);
@@ -158,6 +161,7 @@ export async function runServeCommand(flags: ServeFlags, ctx: CliContext, protoc
   if (!isLoopbackHost(options.host)) err(`warning: listening on ${options.host}, not loopback: anyone who can reach it can use it`);
   const faults = faultsLine(options, seedChosen, protocols);
   if (faults) err(faults);
+  if (options.cdnTtlSec) err(`cdn: URLs answer 410 Gone ${options.cdnTtlSec} s after their object was stored`);
   err('press Ctrl-C to stop');
 
   if (!ctx.signal.aborted) {

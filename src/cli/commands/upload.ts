@@ -25,9 +25,13 @@ import { flagValues } from '../flags.js';
 import { EXIT, exitCodeForError, exitCodeForSummary, hintFor } from '../exit-codes.js';
 import type { CliContext } from '../context.js';
 import { addSecret } from '../redact.js';
-import { createRenderer } from '../render/index.js';
+import { createRenderer, type Renderer } from '../render/index.js';
+import { RunOutputs } from '../run-outputs.js';
+import { type RunExtras, type RunFlags, nothingToDo, runFlagsFrom, shardManifestPath } from '../run-flags.js';
+import { stampShard } from '../../core/manifest-tools.js';
+import { shardLabel } from '../../core/shard.js';
 
-export interface UploadFlags {
+export interface UploadFlags extends RunFlags {
   urls?: string;
   fromManifest?: string[];
   include?: string[];
@@ -118,8 +122,22 @@ export function sandboxEndpoint(provider: Pick<AnyProvider, 'sandboxPath'>, orig
   return origin.replace(/\/+$/, '') + provider.sandboxPath;
 }
 
+/** What the run left for after its exit code is known (the log's last line, the step summary, the manifest's shard). */
+interface After {
+  outputs?: RunOutputs;
+  stamp?: () => Promise<void>;
+}
+
 export async function runUploadCommand(paths: string[], flags: UploadFlags & Record<string, unknown>, ctx: CliContext): Promise<number> {
-  const renderer = await createRenderer(
+  const after: After = {};
+  const code = await uploadCommand(paths, flags, ctx, after);
+  await after.stamp?.().catch(() => {});
+  after.outputs?.end(code);
+  return code;
+}
+
+async function uploadCommand(paths: string[], flags: UploadFlags & Record<string, unknown>, ctx: CliContext, after: After): Promise<number> {
+  let renderer: Renderer = await createRenderer(
     { json: flags.json, quiet: flags.quiet, verbose: flags.verbose, progress: flags.progress },
     { stdout: ctx.stdout, stderr: ctx.stderr },
     ctx.env,
@@ -144,7 +162,15 @@ export async function runUploadCommand(paths: string[], flags: UploadFlags & Rec
   let lastSummary: RunSummary | undefined;
   const stats = { plannedFiles: 0, authFailures: 0 };
 
+  let extras: RunExtras = {};
   try {
+    extras = runFlagsFrom(flags, ctx.env);
+    renderer = after.outputs = new RunOutputs(renderer, {
+      log: extras.log && { ...extras.log, path: resolve(ctx.cwd, extras.log.path) },
+      verbose: flags.verbose,
+      banner: `batchup ${process.argv.slice(2).join(' ')} (cwd ${ctx.cwd})`,
+      github: { env: ctx.env, cwd: ctx.cwd, stderr: ctx.stderr, shard: extras.shard && shardLabel(extras.shard) },
+    });
     const { maxRetries, timeoutMs, maxBatchFiles, refreshBeforeMs, maxDurationMs } = checkUploadFlags(paths, flags);
     const maxMemory = flags.maxMemory === undefined ? undefined : parseByteSize(String(flags.maxMemory), '--max-memory');
     const { providers, providerNames, getProvider } = await import('../../providers/registry.js');
@@ -220,7 +246,10 @@ export async function runUploadCommand(paths: string[], flags: UploadFlags & Rec
       endpoint: endpoint ?? provider.defaultEndpoint ?? '',
       credentials,
       allowInsecureHttp: flags.allowInsecureHttp,
-      manifestPath: resolve(ctx.cwd, settings.manifestPath),
+      manifestPath: resolve(
+        ctx.cwd,
+        extras.shard && settings.sources.manifest === 'default' ? shardManifestPath(settings.manifestPath, extras.shard) : settings.manifestPath,
+      ),
       mode: settings.mode,
       concurrency: settings.concurrency,
       dryRun,
@@ -242,7 +271,11 @@ export async function runUploadCommand(paths: string[], flags: UploadFlags & Rec
       cwd: ctx.cwd,
       downloadDir: flags.download,
       stdin: flags.urls === '-' || flags.fromManifest?.includes('-') ? ctx.stdin : undefined,
+      shard: extras.shard,
+      bandwidth: extras.bandwidth,
     };
+    const shard = extras.shard;
+    if (shard && !dryRun) after.stamp = () => stampShard(opts.manifestPath, shard);
 
     const emit = (e: BatchupEvent) => {
       if (e.type === 'summary') lastSummary = e.summary;
@@ -261,6 +294,7 @@ export async function runUploadCommand(paths: string[], flags: UploadFlags & Rec
     const { runUpload } = await import('../../core/pipeline.js');
     const summary = await runUpload(provider, providerOptions, opts, emit, ctx.signal, now);
     renderer.finish(summary);
+    if (extras.exitNothing !== undefined && nothingToDo(summary, stats.plannedFiles)) return extras.exitNothing;
     return exitCodeForSummary(summary, stats);
   } catch (err) {
     // A whole-run failure after the pipeline already summarised: show the summary, then the error.

@@ -3,7 +3,8 @@
  *
  *   1. the overall line, always first and always whole: files done, bytes sent, what the server
  *      has processed, batches in flight, then — as far as the width allows — the upload rate and
- *      its ETA and the server's ETA, each labelled (they measure different things);
+ *      its ETA and the server's ETA, each labelled (they measure different things); what does not
+ *      fit on it continues on a second line, so a narrow terminal still sees batches in flight;
  *   2. as many lines as the terminal has rows for: files whose bytes are moving, batches the
  *      server is processing, renders; the rest summed up in a last line (`… 9 more batches`).
  *
@@ -50,19 +51,31 @@ export class Rates {
  * happens (cut at its end if it must be), the others only whole and only while each fits.
  */
 export function fitParts(parts: readonly (string | undefined)[], width: number, sep = SEP): string {
+  return packParts(parts, width, 1, sep)[0] ?? '';
+}
+
+/**
+ * fitParts over up to `maxLines` lines: what does not fit on a line starts the next (indented),
+ * so a narrow terminal still shows every part it has rows for, in order of importance.
+ */
+export function packParts(parts: readonly (string | undefined)[], width: number, maxLines: number, sep = SEP): string[] {
   const present = parts.filter((p): p is string => !!p);
-  let line = present[0] ?? '';
-  for (const p of present.slice(1)) {
-    if (line.length + sep.length + p.length > width) break;
-    line += sep + p;
+  const out: string[] = [];
+  let i = 0;
+  while (i < present.length && out.length < maxLines) {
+    let line = (out.length ? '  ' : '') + present[i++];
+    while (i < present.length && line.length + sep.length + present[i]!.length <= width) line += sep + present[i++];
+    // Only a line's first part may be cut; a later line whose first part cannot fit is not drawn.
+    if (out.length && line.length > width) break;
+    out.push(line.length <= width ? line : `${line.slice(0, Math.max(0, width - 1))}…`);
   }
-  return line.length <= width ? line : `${line.slice(0, Math.max(0, width - 1))}…`;
+  return out;
 }
 
 export function frameLines(stats: Stats, size: FrameSize, now: number, rates: Rates, tick = 0): string[] {
   const width = Math.max(20, size.width);
-  const lines = [overall(stats, width, now, rates, tick)];
-  const room = Math.max(1, Math.min(MAX_ITEMS, (size.rows || 24) - 3));
+  const lines = overall(stats, width, now, rates, tick);
+  const room = Math.max(1, Math.min(MAX_ITEMS, (size.rows || 24) - 2 - lines.length));
   const items = itemLines(stats, width, now, rates);
   if (items.length <= room) return [...lines, ...items.map((i) => i.text)];
   const shown = items.slice(0, room - 1);
@@ -76,7 +89,8 @@ export function frameLines(stats: Stats, size: FrameSize, now: number, rates: Ra
   return [...lines, ...shown.map((i) => i.text), fitParts([`  … ${words.join(', ')}`], width)];
 }
 
-function overall(stats: Stats, width: number, now: number, rates: Rates, tick: number): string {
+/** The overall numbers: one line, or two when the terminal is too narrow for them all on one. */
+function overall(stats: Stats, width: number, now: number, rates: Rates, tick: number): string[] {
   const { bytesSent: sent, bytesTotal: total, filesDone: done, filesTotal: files, batchesInFlight: inFlight, retries } = stats;
   const processed = stats.processed;
   const uploading = stats.uploadingBatches.length;
@@ -85,7 +99,7 @@ function overall(stats: Stats, width: number, now: number, rates: Rates, tick: n
   const serverEta = maxServerEta(stats, now, rates);
   const frac = total > 0 ? sent / total : files > 0 ? done / files : 0;
   const head = `${glyph} ${done}/${files} files${SEP}${formatBytes(sent)}/${formatBytes(total)}${processed.total ? `${SEP}${processed.done}/${processed.total} processed` : ''}`;
-  return fitParts(
+  return packParts(
     [
       head,
       inFlight ? `${inFlight} batch${inFlight === 1 ? '' : 'es'} in flight${uploading && uploading < inFlight ? ` (${uploading} uploading)` : ''}` : undefined,
@@ -96,6 +110,7 @@ function overall(stats: Stats, width: number, now: number, rates: Rates, tick: n
       width >= 110 ? `${bar(frac, 20)} ${Math.floor(frac * 100)}%` : undefined,
     ],
     width,
+    2,
   );
 }
 

@@ -24,7 +24,7 @@ export interface BatchStats {
   pollStatus?: string;
 }
 
-const FINAL_RENDER = new Set(['COMPLETED', 'COMPLETE', 'FAILED']);
+export const FINAL_RENDER = new Set(['COMPLETED', 'COMPLETE', 'FAILED']);
 const IN_FLIGHT: ReadonlySet<BatchState> = new Set(['uploading', 'submitted', 'polling']);
 
 export class Stats {

@@ -14,7 +14,7 @@ import { redact } from '../redact.js';
 import { formatBytes, formatDuration, formatSummary, makePaint, type Paint } from './format.js';
 import { Rates, frameLines, wrapLine } from './frame.js';
 import { describeEvent, quietUnlessVerbose, shouldPrint } from './plain.js';
-import { Stats } from './stats.js';
+import { FINAL_RENDER, Stats } from './stats.js';
 import type { RenderIO, RenderOptions, Renderer } from './types.js';
 
 type FormatFn = (options: cliProgress.Options, params: cliProgress.Params, payload: Record<string, unknown>) => string;
@@ -65,8 +65,9 @@ export class TtyRenderer implements Renderer {
     this.stats.update(e);
     if (this.#opts.verbose || !quietUnlessVerbose(e)) {
       for (const line of describeEvent(e, this.#paint, this.#seen)) {
-        // A render's states are its line in the block; only a failure also gets a line above it.
-        if (e.type === 'render-progress' && e.status !== 'FAILED' && this.#opts.progress) continue;
+        // A render's states are its line in the block; how it ended is also a line above it, which
+        // stays (the block drops a batch's renders once the batch is done).
+        if (e.type === 'render-progress' && !FINAL_RENDER.has(e.status) && this.#opts.progress) continue;
         if (shouldPrint(line.level, this.#opts)) this.#log(line.text);
       }
     }

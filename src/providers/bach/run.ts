@@ -11,6 +11,7 @@ import { BatchupError } from '../../core/errors.js';
 import type { ManifestEntry } from '../../core/manifest.js';
 import { pollUntil } from '../../core/poll.js';
 import type { BatchPlan, ProviderContext, ProviderRun } from '../../core/provider.js';
+import { pollSettings } from '../../core/provider.js';
 import { withRetry } from '../../core/retry.js';
 import type { Item } from '../../core/types.js';
 import { zipEntrySource } from '../../core/zip-source.js';
@@ -89,12 +90,7 @@ async function runBatch(batch: BatchPlan, ctx: ProviderContext, api: BachApi): P
     progressKey: (s) => `${s.status}:${s.processed_count}`,
     progress: (s) => ({ done: s.processed_count, total: s.total_count }),
     onUpdate: (s) => ctx.emit({ type: 'poll', batchId: batch.batchId, status: s.status, processed: s.processed_count, total: s.total_count }),
-    initialMs: ctx.run.poll.initialMs,
-    maxMs: ctx.run.poll.maxMs,
-    timeoutMs: ctx.run.poll.timeoutMs,
-    signal: ctx.signal,
-    retry: ctx.retry,
-    onRetry,
+    ...pollSettings(ctx, onRetry),
   });
 
   // URLs expire 30 days after the server made them, which was after it got the batch.

@@ -9,6 +9,7 @@
 import { BatchupError } from '../../core/errors.js';
 import { pollUntil } from '../../core/poll.js';
 import type { BatchPlan, ProviderContext } from '../../core/provider.js';
+import { pollSettings } from '../../core/provider.js';
 import { sleep, withRetry } from '../../core/retry.js';
 import type { BlurbApi } from './api.js';
 import { type BatchRecord, isFinal } from './contract.js';
@@ -66,12 +67,7 @@ export async function waitForBatch(w: Waiting, first?: BatchRecord): Promise<Bat
       onUpdate: report,
       progressKey: (b) => b.renders.map((r) => `${r.status}:${r.progress ?? 0}`).join(','),
       progress: (b) => ({ done: b.renders.reduce((n, r) => n + (isFinal(r.status) ? 100 : (r.progress ?? 0)), 0), total: 100 * b.renders.length }),
-      initialMs: ctx.run.poll.initialMs,
-      maxMs: ctx.run.poll.maxMs,
-      timeoutMs: ctx.run.poll.timeoutMs,
-      signal: ctx.signal,
-      retry: ctx.retry,
-      onRetry,
+      ...pollSettings(ctx, onRetry),
     });
   }
 

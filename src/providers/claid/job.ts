@@ -19,6 +19,7 @@ import { isNotFound } from '../../core/http.js';
 import type { ManifestEntry } from '../../core/manifest.js';
 import { pollUntil } from '../../core/poll.js';
 import type { BatchPlan, ProviderContext } from '../../core/provider.js';
+import { pollSettings } from '../../core/provider.js';
 import { withRetry } from '../../core/retry.js';
 import type { ClaidApi } from './api.js';
 import { type BatchData, FINAL_STATUSES, STATUS, destinationOf, parseStorageUri } from './contract.js';
@@ -104,12 +105,7 @@ export async function runJob(batch: BatchPlan, ctx: ProviderContext<ClaidOptions
           processed: s.status === STATUS.done ? s.results.length : 0,
           total: batch.items[0]!.kind === 'storage' ? s.results.length : batch.items.length,
         }),
-      initialMs: ctx.run.poll.initialMs,
-      maxMs: ctx.run.poll.maxMs,
-      timeoutMs: ctx.run.poll.timeoutMs,
-      signal: ctx.signal,
-      retry: ctx.retry,
-      onRetry: retry.onRetry,
+      ...pollSettings(ctx, retry.onRetry),
     });
   }
 }

@@ -140,18 +140,21 @@ export class ContentStore {
   readonly objectsDir: string;
   readonly tmpDir: string;
   private readonly known = new Map<string, number>();
+  /** When each object was last stored (ms): the CDN's --cdn-ttl counts from it. */
+  private readonly stored = new Map<string, number>();
   private readonly prefixes = new Set<string>();
 
   private constructor(
     readonly dataDir: string,
     private readonly stats: Stats,
+    private readonly now: () => number,
   ) {
     this.objectsDir = join(dataDir, 'objects');
     this.tmpDir = join(dataDir, 'tmp');
   }
 
-  static async open(dataDir: string, stats: Stats): Promise<ContentStore> {
-    const store = new ContentStore(dataDir, stats);
+  static async open(dataDir: string, stats: Stats, now: () => number = Date.now): Promise<ContentStore> {
+    const store = new ContentStore(dataDir, stats, now);
     await rm(store.tmpDir, { recursive: true, force: true });
     await mkdir(store.tmpDir, { recursive: true });
     await mkdir(store.objectsDir, { recursive: true });
@@ -166,6 +169,7 @@ export class ContentStore {
         if (!/^[0-9a-f]{64}$/.test(name) || !name.startsWith(prefix)) continue;
         const st = await stat(join(this.objectsDir, prefix, name));
         this.known.set(name, st.size);
+        this.stored.set(name, st.mtimeMs);
         this.stats.addObject(st.size);
       }
     }
@@ -208,9 +212,14 @@ export class ContentStore {
     return this.known.get(sha256);
   }
 
+  storedAt(sha256: string): number | undefined {
+    return this.stored.get(sha256);
+  }
+
   /** Moves a finished temp file into the store (or drops it when the content is already there). */
   async commit(ing: Ingested): Promise<{ sha256: string; size: number; isNew: boolean }> {
     if (ing.overLimit) throw new Error('cannot commit a truncated temp file');
+    this.stored.set(ing.sha256, this.now());
     if (this.known.has(ing.sha256)) {
       await unlink(ing.path).catch(() => undefined);
       ing.committed = true;
