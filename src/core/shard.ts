@@ -11,8 +11,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, relative, sep } from 'node:path';
 import { usageError } from './errors.js';
-import type { ScanResult } from './scan.js';
-import type { Candidate } from './types.js';
+import type { Candidate, Rejection } from './types.js';
 
 export interface Shard {
   /** 1-based, as GitLab's CI_NODE_INDEX. */
@@ -63,8 +62,14 @@ export function shardOf(identity: string, total: number): number {
   return (createHash('sha256').update(identity).digest().readUIntBE(0, 6) % total) + 1;
 }
 
+/** A list of inputs (scan.ts's CandidateList) that keeps those `keep` says yes to. */
+interface Filterable<L> {
+  filter(keep: (source: string, kind: Candidate['kind']) => boolean): L;
+}
+type Scanned<L> = { candidates: L; rejections: Rejection[] };
+
 /** Keep only this shard's inputs, each with its scan order (and rejections: a path that does not exist is one shard's to report). */
-export function applyShard(scanned: ScanResult, shard: Shard | undefined, cwd: string): ScanResult {
+export function applyShard<L extends Filterable<L>>(scanned: Scanned<L>, shard: Shard | undefined, cwd: string): Scanned<L> {
   if (!shard || shard.total === 1) return scanned;
   const mine = (source: string, kind: Candidate['kind']) => shardOf(shardIdentity(source, kind, cwd), shard.total) === shard.index;
   return {
