@@ -18,9 +18,13 @@ interface Ref {
   mtimeMs?: number;
 }
 
+type Slot = ManifestEntry[] | Ref | string;
+
 export class RunResults {
-  private readonly slots = new Map<number, ManifestEntry[] | Ref | string>();
-  private sortedOrders: number[] | undefined;
+  /** Slots of whole scan orders (the inputs), by order; others (rejections before them, a spec's refs) in `sparse`. */
+  private readonly dense: (Slot | undefined)[] = [];
+  private readonly sparse = new Map<number, Slot>();
+  private sortedSparse: number[] | undefined;
   readonly counts: Counts = { uploaded: 0, skipped: 0, rejected: 0, failed: 0 };
 
   constructor(private readonly state: JournalState) {}
@@ -40,38 +44,58 @@ export class RunResults {
     this.replace(order, entries.length ? source : [], entries);
   }
 
-  private replace(order: number, slot: ManifestEntry[] | Ref | string, entries: readonly ManifestEntry[], as?: EntryStatus): void {
-    const old = this.slots.get(order);
+  private slot(order: number): Slot | undefined {
+    return isDense(order) ? this.dense[order] : this.sparse.get(order);
+  }
+
+  private replace(order: number, slot: Slot, entries: readonly ManifestEntry[], as?: EntryStatus): void {
+    const old = this.slot(order);
     if (old !== undefined) for (const e of this.decode(old)) this.counts[e.status]--;
-    else this.sortedOrders = undefined;
     for (const e of entries) this.counts[as ?? e.status]++;
-    this.slots.set(order, slot);
+    if (isDense(order)) {
+      // Holes up to it first, so the array stays packed.
+      while (this.dense.length < order) this.dense.push(undefined);
+      this.dense[order] = slot;
+    } else {
+      if (old === undefined) this.sortedSparse = undefined;
+      this.sparse.set(order, slot);
+    }
   }
 
   has(order: number): boolean {
-    return this.slots.has(order);
+    return this.slot(order) !== undefined;
   }
 
   get(order: number): ManifestEntry[] | undefined {
-    const slot = this.slots.get(order);
+    const slot = this.slot(order);
     return slot === undefined ? undefined : this.decode(slot);
   }
 
   /** Every entry, in scan order. */
   *all(): Iterable<ManifestEntry> {
-    this.sortedOrders ??= [...this.slots.keys()].sort((a, b) => a - b);
-    for (const order of this.sortedOrders) {
-      const slot = this.slots.get(order);
-      if (Array.isArray(slot)) for (const e of slot) yield ordered(e);
-      else if (slot !== undefined) yield* this.decode(slot);
+    this.sortedSparse ??= [...this.sparse.keys()].sort((a, b) => a - b);
+    const sparse = this.sortedSparse;
+    let k = 0;
+    for (let order = 0; order <= this.dense.length; order++) {
+      for (; k < sparse.length && sparse[k]! < order; k++) yield* this.entriesOf(this.sparse.get(sparse[k]!)!);
+      const slot = this.dense[order];
+      if (slot !== undefined) yield* this.entriesOf(slot);
     }
+    for (; k < sparse.length; k++) yield* this.entriesOf(this.sparse.get(sparse[k]!)!);
   }
 
   orders(): number[] {
-    return [...this.slots.keys()];
+    const out: number[] = [];
+    for (const [order, slot] of this.dense.entries()) if (slot !== undefined) out.push(order);
+    out.push(...this.sparse.keys());
+    return out;
   }
 
-  private decode(slot: ManifestEntry[] | Ref | string): ManifestEntry[] {
+  private entriesOf(slot: Slot): ManifestEntry[] {
+    return Array.isArray(slot) ? slot.map(ordered) : this.decode(slot);
+  }
+
+  private decode(slot: Slot): ManifestEntry[] {
     if (Array.isArray(slot)) return slot;
     if (typeof slot === 'string') return this.state.entries(slot) ?? [];
     const list = this.state.entries(slot.source) ?? [];
@@ -82,3 +106,6 @@ export class RunResults {
     return list;
   }
 }
+
+/** An input's own order (a whole number from 0): kept in the dense array. */
+const isDense = (order: number) => Number.isInteger(order) && order >= 0 && order < 2 ** 31;
