@@ -3,6 +3,7 @@
 await import('./small-images.js');
 await import('./ingest-limit.js');
 await import('./incremental.js');
+await import('./scale.js');
 await import('./hybrid.js');
 await import('./claid-rate.js');
 await import('./bwlimit.js');

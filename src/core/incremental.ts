@@ -9,7 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { BatchupError } from './errors.js';
-import type { JournalState } from './journal.js';
+import { type InputRecord, type JournalState, type ResultGroup, entriesOf } from './journal-state.js';
 import type { ManifestEntry } from './manifest.js';
 import { DEFAULTS } from './options.js';
 import type { Candidate } from './types.js';
@@ -29,26 +29,65 @@ export interface DecideOptions {
 }
 
 export async function decide(c: Candidate, state: JournalState, o: DecideOptions): Promise<Decision> {
-  const prev = state.entries.get(c.source);
-  if (!prev?.length) return { skip: false, reason: 'new' };
-  if (o.force) return { skip: false, reason: 'forced' };
-  if (!prev.every((e) => e.status === 'uploaded' || e.status === 'skipped')) return { skip: false, reason: 'not-uploaded' };
-  if ((state.params.get(c.source) ?? '') !== (o.params ?? '')) return { skip: false, reason: 'params-changed' };
-  const expiry = Math.min(...prev.map((e) => (e.expiresAt ? Date.parse(e.expiresAt) : Number.POSITIVE_INFINITY)));
-  if (expiry - o.now < (o.refreshBeforeMs ?? refreshWindow(prev))) return { skip: false, reason: 'expiring' };
-  const carried = prev.map((e) => ({ ...e, status: 'skipped' as const }));
-  if (c.kind !== 'file') return { skip: true, entries: carried };
-
-  const fp = state.files.get(c.source);
-  if (!fp || fp.size !== c.size) return { skip: false, reason: 'changed' };
-  if (fp.mtimeMs === c.mtimeMs) return { skip: true, entries: carried };
+  const d = decideByStat(c, state, o);
+  if (d !== 'hash') return d;
+  const fp = state.fingerprint(c.source)!;
+  const carried = state.entries(c.source)!.map((e) => ({ ...e, status: 'skipped' as const }));
   const sha256 = await (o.hashFile ?? sha256File)(c.path!);
   if (sha256 !== fp.sha256) return { skip: false, reason: 'changed' };
   return { skip: true, entries: carried.map((e) => ({ ...e, mtimeMs: c.mtimeMs })), rehashed: { sha256 } };
 }
 
+/**
+ * The decision when a stat is enough (no read, no promise: a rerun over 100,000 unchanged files
+ * decides each in microseconds); `'hash'` when only the content can tell (the mtime moved).
+ * Skipped entries say `skipped`.
+ */
+export function decideByStat(c: Candidate, state: JournalState, o: DecideOptions): Decision | 'hash' {
+  const r = state.inputs.get(c.source);
+  if (!r?.group) return { skip: false, reason: 'new' };
+  if (o.force) return { skip: false, reason: 'forced' };
+  const v = verdict(c.source, r);
+  if (!v.done) return { skip: false, reason: 'not-uploaded' };
+  if (r.group.params !== (o.params ?? '')) return { skip: false, reason: 'params-changed' };
+  if (v.expiry - o.now < (o.refreshBeforeMs ?? v.window)) return { skip: false, reason: 'expiring' };
+  if (c.kind === 'file' && (r.size !== c.size || r.size < 0)) return { skip: false, reason: 'changed' };
+  if (c.kind === 'file' && r.mtimeMs !== c.mtimeMs) return 'hash';
+  const entries = entriesOf(c.source, r)!;
+  for (const e of entries) e.status = 'skipped';
+  return { skip: true, entries };
+}
+
+/** What an input's entries say for a rerun: all uploaded (or skipped), the earliest expiry, the refresh window. */
+interface Verdict {
+  done: boolean;
+  expiry: number;
+  window: number;
+}
+
+function verdictOf(entries: readonly Partial<ManifestEntry>[]): Verdict {
+  let expiry = Number.POSITIVE_INFINITY;
+  for (const e of entries) if (e.expiresAt) expiry = Math.min(expiry, Date.parse(e.expiresAt));
+  return { done: entries.every((e) => e.status === 'uploaded' || e.status === 'skipped'), expiry, window: refreshWindow(entries) };
+}
+
+const OWN = ['status', 'expiresAt', 'finishedAt'];
+const verdicts = new WeakMap<ResultGroup, Verdict>();
+
+/** From the fields its record shares when the input's entries have none of their own (the usual case: once per batch), else from its entries. */
+function verdict(source: string, r: InputRecord): Verdict {
+  const group = r.group!;
+  const diffs = Array.isArray(r.diff) ? r.diff : [r.diff ?? {}];
+  if (diffs.length && diffs.every((d) => OWN.every((k) => !(k in d)))) {
+    let v = verdicts.get(group);
+    if (!v) verdicts.set(group, (v = verdictOf([group.common as Partial<ManifestEntry>])));
+    return v;
+  }
+  return verdictOf(entriesOf(source, r)!);
+}
+
 /** The default refresh window of entries: 3 days, capped at half the shortest lifetime (finished → expires) among them. */
-export function refreshWindow(entries: readonly ManifestEntry[]): number {
+export function refreshWindow(entries: readonly Partial<ManifestEntry>[]): number {
   let window: number = DEFAULTS.refreshBeforeMs;
   for (const e of entries) {
     const life = e.expiresAt && e.finishedAt ? Date.parse(e.expiresAt) - Date.parse(e.finishedAt) : Number.NaN;

@@ -7,14 +7,14 @@
  */
 import { basename } from 'node:path';
 import type { Emit } from './events.js';
-import { decide } from './incremental.js';
+import { decide, decideByStat, type Decision } from './incremental.js';
 import type { Journal, JournalState } from './journal.js';
-import type { ManifestEntry } from './manifest.js';
 import { remoteName } from './naming.js';
 import type { UploadOptions } from './options.js';
 import { planBatch } from './plan.js';
 import { mapPool } from './pool.js';
 import type { AnyProvider, BatchPlan, CheckContext, Screened } from './provider.js';
+import { RunResults } from './results.js';
 import { scan } from './scan.js';
 import { applyShard } from './shard.js';
 import type { Candidate, Item, Rejection } from './types.js';
@@ -26,10 +26,10 @@ const KIND_WORDS = { file: 'local files', url: 'URLs', storage: 'storage folders
 export interface Gathered {
   /** Planned batches (resumed ones first). */
   batches: BatchPlan[];
-  /** Entries of inputs that are not sent (skipped, rejected), by scan order. */
-  entries: Map<number, ManifestEntry[]>;
-  /** Entries of inputs of earlier runs that are gone (kept unless --prune). */
-  keptGone: ManifestEntry[][];
+  /** Outcomes of inputs that are not sent (skipped, rejected), by scan order. */
+  results: RunResults;
+  /** Inputs of earlier runs that are gone, whose entries are kept (unless --prune). */
+  keptGone: string[];
 }
 
 export interface GatherContext {
@@ -51,16 +51,27 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   const { candidates, rejections: scanRejections } = applyShard(await scan(opts), opts.shard, opts.cwd);
   emit({ type: 'scan', candidates: candidates.length });
 
-  const entries = new Map<number, ManifestEntry[]>();
+  const results = new RunResults(state);
+  // Inputs of earlier runs that are among this run's inputs (the others are gone). A source
+  // inside a container (`spec.json#ref`) stays while its container is an input.
+  const containers = new Set<string>();
+  for (const source of state.done()) for (let i = source.indexOf('#'); i > 0; i = source.indexOf('#', i + 1)) containers.add(source.slice(0, i));
+  const presentContainers = new Set<string>();
+  const present = (source: string) => {
+    const r = state.inputs.get(source);
+    if (r) r.seen = true;
+    if (containers.has(source)) presentContainers.add(source);
+  };
   const rejected = (r: Rejection, order: number) => {
     emit({ type: 'reject', rejection: r });
-    entries.set(order, [{ source: r.source, status: 'rejected', rule: r.rule, error: r.message, provider: provider.name, size: r.size, mtimeMs: r.mtimeMs }]);
+    present(r.source);
+    results.set(order, [{ source: r.source, status: 'rejected', rule: r.rule, error: r.message, provider: provider.name, size: r.size, mtimeMs: r.mtimeMs }]);
   };
   const refuse = (list: readonly Screened[], items: Item[]) => {
+    const refused = new Set<Item>();
     for (const { item, rule, detail } of list) {
-      const at = items.indexOf(item);
-      if (at < 0) continue; // refused once already
-      items.splice(at, 1);
+      if (refused.has(item)) continue; // refused once already
+      refused.add(item);
       rejected(
         {
           source: item.source,
@@ -72,13 +83,15 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
         item.order,
       );
     }
+    if (!refused.size) return items;
+    return items.filter((it) => !refused.has(it));
   };
   for (const [i, r] of scanRejections.entries()) rejected(r, -scanRejections.length + i);
+  for (let i = 0; i < candidates.length; i++) present(candidates.source(i));
 
   // What the provider does not take at all is refused before anything is read.
   const takes = new Set(provider.capabilities.inputs);
-  const accepted = candidates.filter((c) => {
-    if (takes.has(c.kind)) return true;
+  const unsupported = (c: Candidate) => {
     const only = [...takes].map((k) => KIND_WORDS[k]).join(' and ');
     rejected(
       {
@@ -90,34 +103,49 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
       },
       c.order,
     );
-    return false;
-  });
+  };
 
   // Incremental: inputs the journal knows as done, unchanged and with the same parameters are
   // skipped on a stat alone (a provider that expands its files decides per expanded input).
-  const decideOpts = () => ({ force: !!opts.force, params: g.params, refreshBeforeMs: opts.refreshBeforeMs, now: g.now() });
-  const skipIfDone = async (c: Candidate): Promise<boolean> => {
-    const d = await decide(c, state, decideOpts());
+  const decideOpts = { force: !!opts.force, params: g.params, refreshBeforeMs: opts.refreshBeforeMs, now: g.now() };
+  const skipped = (c: Candidate, d: Decision) => {
     if (!d.skip) return false;
     if (d.rehashed) journal?.append({ t: 'file', source: c.source, size: c.size!, mtimeMs: c.mtimeMs!, sha256: d.rehashed.sha256 });
-    entries.set(c.order, d.entries);
-    emit({ type: 'skip', source: c.source, reason: d.rehashed ? 'content unchanged (only the modification time moved)' : 'unchanged since the last upload' });
+    results.skipped(c.order, c.source, d.entries, d.rehashed ? c.mtimeMs : undefined);
+    emit({ type: 'skip', source: c.source, reason: d.rehashed ? REHASHED : UNCHANGED });
     for (const e of d.entries) emit({ type: 'result', entry: e });
     return true;
   };
-  const toValidate: Candidate[] = [];
-  await mapPool(accepted, VALIDATE_CONCURRENCY, async (c) => {
-    if (provider.expand || !(await skipIfDone(c))) toValidate.push(c);
+  const skipIfDone = async (c: Candidate): Promise<boolean> => skipped(c, await decide(c, state, decideOpts));
+  // Decided on a stat, one after another; only inputs whose mtime moved are read (hashed), in a
+  // pool. What is left to validate is kept as positions in the list (a candidate is made when its turn comes).
+  const toValidate: number[] = [];
+  const toHash: number[] = [];
+  for (let i = 0; i < candidates.length; i++) {
+    const c = candidates.at(i);
+    if (!takes.has(c.kind)) unsupported(c);
+    else if (provider.expand) toValidate.push(i);
+    else {
+      const d = decideByStat(c, state, decideOpts);
+      if (d === 'hash') toHash.push(i);
+      else if (!skipped(c, d)) toValidate.push(i);
+    }
+  }
+  await mapPool(toHash, VALIDATE_CONCURRENCY, async (i) => {
+    if (!(await skipIfDone(candidates.at(i)))) toValidate.push(i);
   });
+  if (toHash.length) toValidate.sort((a, b) => a - b);
 
-  const items: Item[] = [];
-  await mapPool(toValidate, VALIDATE_CONCURRENCY, async (c) => {
+  let items: Item[] = [];
+  await mapPool(toValidate, VALIDATE_CONCURRENCY, async (i) => {
+    const c = candidates.at(i);
     if (provider.expand && g.check) {
       const out = await provider.expand(c, g.check);
-      for (const [i, r] of out.rejections.entries()) rejected(r, c.order + (i + 1) / (out.rejections.length + out.items.length + 1));
+      for (const [k, r] of out.rejections.entries()) rejected(r, c.order + (k + 1) / (out.rejections.length + out.items.length + 1));
       for (const it of out.items) {
+        present(it.source);
         const asInput: Candidate = { source: it.source, kind: 'url', order: it.order };
-        if (!(await skipIfDone(asInput))) items.push({ ...it, generation: state.generations.get(it.source) ?? 0 });
+        if (!(await skipIfDone(asInput))) items.push({ ...it, generation: state.generation(it.source) });
       }
       return;
     }
@@ -126,42 +154,49 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
       // Set on the fresh item, not spread into a copy: a spread copy of an object with added
       // fields got a hidden class of its own in V8 (~300 B a file, measured at 100k).
       res.item.name = remoteName(c.source, c.order, opts.nameTemplate);
-      res.item.generation = state.generations.get(c.source) ?? 0;
+      res.item.generation = state.generation(c.source);
       items.push(res.item);
     } else rejected(res.rejection, c.order);
   });
   items.sort((a, b) => a.order - b.order);
   // Provider rules that need the whole set (two inputs with one remote name), then its network checks.
-  refuse(provider.screen?.(items, g.providerOptions) ?? [], items);
-  if (provider.check && g.check && items.length) refuse(await provider.check(items, g.check), items);
+  items = refuse(provider.screen?.(items, g.providerOptions) ?? [], items);
+  if (provider.check && g.check && items.length) items = refuse(await provider.check(items, g.check), items);
 
   // Inputs of earlier runs that are gone: reported, kept in the manifest unless --prune.
-  const present = new Set([...candidates.map((c) => c.source), ...scanRejections.map((r) => r.source), ...items.map((it) => it.source)]);
-  for (const list of entries.values()) for (const e of list) present.add(e.source);
-  const gone = [...state.entries.keys()].filter((s) => !present.has(s) && !hasPresentContainer(s, present));
+  const gone: string[] = [];
+  for (const [source, r] of state.inputs) {
+    if (r.group && !r.seen && !hasPresentContainer(source, presentContainers)) gone.push(source);
+  }
   for (const source of gone) emit({ type: 'gone', source, pruned: !!opts.prune });
   if (opts.prune && gone.length) journal?.append({ t: 'forget', sources: gone }, true);
-  const keptGone = opts.prune ? [] : gone.map((s) => state.entries.get(s)!);
+  const keptGone = opts.prune ? [] : gone;
 
   // Batches an earlier run announced but never saw finish: resume them under the same id, as
   // long as they would hold exactly the same inputs; otherwise plan those inputs afresh.
-  const bySource = new Map(items.map((it) => [it.source, it]));
   const resumed: BatchPlan[] = [];
-  for (const p of state.pending.values()) {
-    const its = p.sources.map((s) => bySource.get(s));
-    if (opts.force || !its.every((it): it is Item => !!it)) {
-      journal?.append({ t: 'entries', batchId: p.batchId, entries: [] });
-      continue;
+  let fresh = items;
+  if (state.pending.size) {
+    const bySource = new Map(items.map((it) => [it.source, it]));
+    for (const p of [...state.pending.values()]) {
+      const its = p.sources.map((s) => bySource.get(s));
+      if (opts.force || !its.every((it): it is Item => !!it)) {
+        journal?.append({ t: 'res', batchId: p.batchId, c: {}, in: [] });
+        continue;
+      }
+      for (const it of its) bySource.delete(it.source);
+      const reason = 'announced by an interrupted run: look it up, submit only if the server does not have it';
+      resumed.push({ ...planBatch(its, { batchId: p.batchId, mode: p.mode, reason, resumed: true }), announcedAt: p.at });
     }
-    for (const it of its) bySource.delete(it.source);
-    const reason = 'announced by an interrupted run: look it up, submit only if the server does not have it';
-    resumed.push({ ...planBatch(its, { batchId: p.batchId, mode: p.mode, reason, resumed: true }), announcedAt: p.at });
+    fresh = items.filter((it) => bySource.has(it.source));
   }
-  const fresh = items.filter((it) => bySource.has(it.source));
   const batches = [...resumed, ...provider.plan({ items: fresh, mode: opts.mode, batchId: opts.batchId, maxBatchFiles: opts.maxBatchFiles, salt: state.salt })];
   emit({ type: 'plan', provider: provider.name, dryRun: opts.dryRun, batches: batches.map(({ items: _items, resumed: _r, announcedAt: _a, ...b }) => b) });
-  return { batches, entries, keptGone };
+  return { batches, results, keptGone };
 }
+
+const UNCHANGED = 'unchanged since the last upload';
+const REHASHED = 'content unchanged (only the modification time moved)';
 
 /** `a.zip#inner.png` stays while `a.zip` is an input (looked up per `#`, not by scanning every input). */
 function hasPresentContainer(source: string, present: Set<string>): boolean {

@@ -2,22 +2,27 @@
  * The journal: an append-only JSON-lines record of every step of a run, so a rerun resumes where
  * a crash (kill -9, a CI timeout, a dropped network) left off and an unchanged file is never sent
  * twice. Commit points (a batch about to be submitted, a batch's results) are fsync'd before the
- * run goes on. The manifest is generated from the state folded out of it.
+ * run goes on. The manifest is generated from the state folded out of it (journal-state.ts).
  *
  * Records (`t` = type):
+ *   v        {n}                                         the format (2) of a journal this build wrote or compacted
  *   file     {source, size, mtimeMs, sha256}             content fingerprint (from a full read)
- *   batch    {batchId, mode, sources[]}                  about to submit these, under this id
- *   entries  {batchId, entries[], params?}               final per-output results of a batch
- *   done     {source, entries[], params?, drop?}         one input final before its batch ended
- *                                                        (a file completed mid-batch); `drop`: kv
- *                                                        keys (its handles) gone with it
+ *   batch    {batchId, mode, sources[], at}              about to submit these, under this id
+ *   res      {batchId?, params?, c, in[], drop?}         final entries of inputs, compact (journal-codec.ts),
+ *                                                        with their fingerprints: a batch's results (`batchId`),
+ *                                                        or one input final before its batch ended (a file
+ *                                                        completed mid-batch); `drop`: kv keys (its handles) gone with it
  *   forget   {sources[]}                                 drop these (pruned, or forced re-upload)
  *   kv       {key, value, batch?}                        provider session state (upload ids, parts);
- *                                                        with `batch`, dropped once that batch's entries land
- *   gen      {source, n}                                 times a source was batched (compacted form)
+ *                                                        with `batch`, dropped once that batch's results land
+ *   gen      {sources[], n}                              times sources were batched (compacted form)
  *   salt     {value}                                     this state's own salt for derived batch ids, so
  *                                                        another manifest's upload of the same files
  *                                                        never finds (and adopts) this one's batches
+ *
+ * Format 1 (before `v`) wrote each batch's results as full manifest entries (`entries
+ * {batchId, entries[], params?}`, `done {source, entries[], params?, drop?}`, `gen {source, n}`):
+ * those are still read, and such a journal is rewritten in the current format when a run opens it.
  *
  * `params` is the provider's fingerprint of its options (claid operations, an aihub batch name…):
  * an input done under other parameters is not done.
@@ -25,111 +30,69 @@
  * A lock file (pid, host, start time) keeps two runs off the same state; a lock whose process is
  * gone (same host) is stale and taken over.
  */
-import { closeSync, fsync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { BatchupError } from './errors.js';
-import type { ManifestEntry } from './manifest.js';
-import { inputOf } from './zip-source.js';
+import { type InputResult, encodeResults } from './journal-codec.js';
+import { type JournalRecord, JournalState, type ResultGroup } from './journal-state.js';
 
-export type JournalRecord =
-  | { t: 'file'; source: string; size: number; mtimeMs: number; sha256: string }
-  | { t: 'batch'; batchId: string; mode: string; sources: string[]; at?: number }
-  | { t: 'entries'; batchId: string; entries: ManifestEntry[]; params?: string }
-  | { t: 'done'; source: string; entries: ManifestEntry[]; params?: string; drop?: string[] }
-  | { t: 'forget'; sources: string[] }
-  | { t: 'kv'; key: string; value: unknown; batch?: string }
-  | { t: 'gen'; source: string; n: number }
-  | { t: 'salt'; value: string };
+export { type JournalRecord, JournalState, emptyState, fold } from './journal-state.js';
 
-export interface PendingBatch {
-  batchId: string;
-  mode: string;
-  sources: string[];
-  /** When it was announced (ms since epoch), just before its submission. */
-  at?: number;
-}
+/** Bytes read from the journal at a time. */
+const READ_CHUNK = 4 << 20;
 
-/** State folded from the records. Keys are input sources (ZIP entries grouped under their ZIP). */
-export interface JournalState {
-  files: Map<string, { size: number; mtimeMs: number; sha256: string }>;
-  /** Latest final entries per input source. */
-  entries: Map<string, ManifestEntry[]>;
-  /** The provider parameters each input's entries were made with ('' when none). */
-  params: Map<string, string>;
-  /** Batches announced but without results: on resume they are polled, not resubmitted. */
-  pending: Map<string, PendingBatch>;
-  /** How many times each source has been put in a batch (salts derived batch ids). */
-  generations: Map<string, number>;
-  kv: Map<string, unknown>;
-  /** kv keys that live only until a batch's results are recorded. */
-  kvBatch: Map<string, string>;
-  salt: string;
-}
-
-export function emptyState(): JournalState {
-  return { files: new Map(), entries: new Map(), params: new Map(), pending: new Map(), generations: new Map(), kv: new Map(), kvBatch: new Map(), salt: '' };
-}
-
-export function fold(state: JournalState, r: JournalRecord): void {
-  switch (r.t) {
-    case 'file':
-      state.files.set(r.source, { size: r.size, mtimeMs: r.mtimeMs, sha256: r.sha256 });
-      break;
-    case 'batch':
-      state.pending.set(r.batchId, { batchId: r.batchId, mode: r.mode, sources: r.sources, ...(r.at ? { at: r.at } : {}) });
-      for (const s of r.sources) state.generations.set(s, (state.generations.get(s) ?? 0) + 1);
-      break;
-    case 'entries': {
-      state.pending.delete(r.batchId);
-      for (const [key, batch] of state.kvBatch) {
-        if (batch !== r.batchId) continue;
-        state.kv.delete(key);
-        state.kvBatch.delete(key);
-      }
-      const grouped = new Map<string, ManifestEntry[]>();
-      for (const e of r.entries) {
-        const k = inputOf(e.source);
-        const list = grouped.get(k);
-        if (list) list.push(e);
-        else grouped.set(k, [e]);
-      }
-      for (const [k, v] of grouped) {
-        state.entries.set(k, v);
-        state.params.set(k, r.params ?? '');
-      }
-      break;
-    }
-    case 'done':
-      state.entries.set(r.source, r.entries);
-      state.params.set(r.source, r.params ?? '');
-      for (const key of r.drop ?? []) {
-        state.kv.delete(key);
-        state.kvBatch.delete(key);
-      }
-      break;
-    case 'forget':
-      for (const s of r.sources) {
-        state.entries.delete(s);
-        state.params.delete(s);
-        state.files.delete(s);
-      }
-      break;
-    case 'gen':
-      state.generations.set(r.source, r.n);
-      break;
-    case 'salt':
-      state.salt = r.value;
-      break;
-    case 'kv':
-      if (r.value === null) state.kv.delete(r.key);
-      else state.kv.set(r.key, r.value);
-      if (r.batch && r.value !== null) state.kvBatch.set(r.key, r.batch);
-      else state.kvBatch.delete(r.key);
-      break;
+/**
+ * Read a journal file record by record without holding its text whole. A torn last line (a crash
+ * mid-write) is not a record: it was never committed. Returns the records read and whether the
+ * file ends torn.
+ */
+function readJournal(file: string, onRecord: (r: JournalRecord) => void): { records: number; torn: boolean; bytes: number } {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: 0, torn: false, bytes: 0 };
+    throw err;
   }
+  let records = 0;
+  let bytes = 0;
+  let rest: Buffer = Buffer.alloc(0);
+  const line = (buf: Buffer, start: number, end: number) => {
+    if (end <= start) return;
+    const text = buf.toString('utf8', start, end);
+    if (!text.trim()) return;
+    let r: JournalRecord;
+    try {
+      r = JSON.parse(text) as JournalRecord;
+    } catch {
+      return; // torn write
+    }
+    records++;
+    onRecord(r);
+  };
+  try {
+    const chunk = Buffer.allocUnsafe(READ_CHUNK);
+    for (;;) {
+      const n = readSync(fd, chunk, 0, READ_CHUNK, null);
+      if (n === 0) break;
+      bytes += n;
+      const buf = rest.length ? Buffer.concat([rest, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+      let start = 0;
+      for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
+        line(buf, start, nl);
+        start = nl + 1;
+      }
+      rest = Buffer.from(buf.subarray(start));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const torn = rest.length > 0;
+  if (torn) line(rest, 0, rest.length);
+  return { records, torn, bytes };
 }
 
 /** Parse journal text; a torn last line (a crash mid-write) is ignored, as it was never committed. */
@@ -164,9 +127,8 @@ export class Journal {
 
   /** Read the state without locking or changing anything (dry runs). */
   static async peek(dir: string): Promise<JournalState> {
-    const state = emptyState();
-    const text = await readFile(join(dir, 'journal.jsonl'), 'utf8').catch(() => '');
-    for (const r of parseJournal(text)) fold(state, r);
+    const state = new JournalState();
+    readJournal(join(dir, 'journal.jsonl'), (r) => state.fold(r));
     return state;
   }
 
@@ -174,17 +136,15 @@ export class Journal {
     await mkdir(dir, { recursive: true });
     await acquireLock(dir);
     const file = join(dir, 'journal.jsonl');
-    const state = emptyState();
-    const text = await readFile(file, 'utf8').catch(() => '');
-    const records = parseJournal(text);
-    for (const r of records) fold(state, r);
+    const state = new JournalState();
+    const read = readJournal(file, (r) => state.fold(r));
     // Compact (rewrite the folded state) when the journal has grown well past what it holds, so
-    // it does not grow without bound across runs; and always after a torn last line, which the
-    // next append would otherwise glue itself onto.
-    const torn = text.length > 0 && !text.endsWith('\n');
-    if (torn || records.length > 2 * snapshotRecords(state).length + 1000) await writeSnapshot(file, state);
+    // it does not grow without bound across runs; after a torn last line, which the next append
+    // would otherwise glue itself onto; and when it was written in an earlier format.
+    if (read.torn || state.legacy || read.records > 2 * snapshotSize(state) + 1000) await writeSnapshot(file, state);
     const fd = openSync(file, 'a');
     const journal = new Journal(dir, state, fd);
+    if (read.bytes === 0) journal.append({ t: 'v', n: 2 });
     // Not a commit point of its own: the salt only matters once a batch id derived from it is
     // announced, and that commit forces every earlier line to disk with it. (An fsync of a fresh
     // file here cost ~0.1 s of a 1,000-image run on a busy disk, on the event loop.)
@@ -197,7 +157,23 @@ export class Journal {
     if (this.closed) return;
     writeSync(this.fd, `${JSON.stringify(r)}\n`);
     if (commit) fsyncSync(this.fd);
-    fold(this.state, r);
+    this.state.fold(r);
+  }
+
+  /**
+   * Record inputs' final entries (and the fingerprints of those read whole) in one compact record,
+   * a commit point: a batch's results (`batchId`: no longer pending), or inputs final on their own.
+   */
+  record(inputs: readonly InputResult[], o: { batchId?: string; params?: string; drop?: string[] } = {}): Promise<void> {
+    const body = encodeResults(inputs);
+    return this.commit({
+      t: 'res',
+      ...(o.batchId ? { batchId: o.batchId } : {}),
+      ...(o.params ? { params: o.params } : {}),
+      c: body.c,
+      in: body.in,
+      ...(o.drop?.length ? { drop: o.drop } : {}),
+    });
   }
 
   /**
@@ -208,7 +184,7 @@ export class Journal {
   commit(r: JournalRecord): Promise<void> {
     if (this.closed) return Promise.resolve();
     writeSync(this.fd, `${JSON.stringify(r)}\n`);
-    fold(this.state, r);
+    this.state.fold(r);
     const fd = this.fd;
     const synced = new Promise<void>((ok, fail) => fsync(fd, (err) => (err ? fail(err) : ok())));
     this.syncing.add(synced);
@@ -235,31 +211,36 @@ export class Journal {
   }
 }
 
-function snapshotRecords(state: JournalState): JournalRecord[] {
-  const out: JournalRecord[] = state.salt ? [{ t: 'salt', value: state.salt }] : [];
-  for (const [source, f] of state.files) out.push({ t: 'file', source, ...f });
-  for (const [source, entries] of state.entries) {
-    const params = state.params.get(source);
-    out.push({ t: 'done', source, entries, ...(params ? { params } : {}) });
+/** How many records a snapshot of the state would have (without making it). */
+function snapshotSize(state: JournalState): number {
+  const groups = new Set<ResultGroup>();
+  const gens = new Set<number>();
+  let files = 0;
+  for (const r of state.inputs.values()) {
+    if (r.group) groups.add(r.group);
+    else if (r.size >= 0) files++;
+    if (r.gen) gens.add(r.gen);
   }
-  for (const p of state.pending.values()) out.push({ t: 'batch', ...p });
-  // After the pending batches (which count themselves again), so generations come out exact:
-  // a re-upload must never reuse an earlier batch id.
-  for (const [source, n] of state.generations) out.push({ t: 'gen', source, n });
-  for (const [key, value] of state.kv) out.push({ t: 'kv', key, value, ...(state.kvBatch.has(key) ? { batch: state.kvBatch.get(key) } : {}) });
-  return out;
+  return 2 + groups.size + files + state.pending.size + gens.size + state.kv.size;
 }
 
 async function writeSnapshot(file: string, state: JournalState): Promise<void> {
   const tmp = `${file}.tmp`;
   const fh = await open(tmp, 'w');
-  await fh.writeFile(
-    snapshotRecords(state)
-      .map((r) => JSON.stringify(r))
-      .join('\n') + (state.files.size || state.entries.size || state.pending.size || state.kv.size ? '\n' : ''),
-  );
-  await fh.sync();
-  await fh.close();
+  try {
+    let buf = '';
+    for (const r of state.snapshot()) {
+      buf += `${JSON.stringify(r)}\n`;
+      if (buf.length >= 1 << 20) {
+        await fh.write(buf);
+        buf = '';
+      }
+    }
+    if (buf) await fh.write(buf);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
   await rename(tmp, file);
 }
 

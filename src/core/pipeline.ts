@@ -22,8 +22,9 @@ import { Http } from './http.js';
 import { Downloader } from './download.js';
 import { sha256File } from './incremental.js';
 import { gatherInputs } from './inputs.js';
+import { type Fingerprint, type InputResult, ordered } from './journal-codec.js';
 import { Journal, defaultStateDir, type JournalState } from './journal.js';
-import { MANIFEST_VERSION, writeJsonAtomic, type Manifest, type ManifestEntry } from './manifest.js';
+import { MANIFEST_VERSION, writeManifestStream, type ManifestEntry } from './manifest.js';
 import { formatBytes } from './text.js';
 import { DEFAULT_MAX_MEMORY, MemoryBudget } from './memory.js';
 import { checkTemplate } from './naming.js';
@@ -76,20 +77,29 @@ export async function runUpload<O>(
   async function transfer(state: JournalState, plainHttp: Http | undefined): Promise<RunSummary> {
     const checkSignal = signal ?? new AbortController().signal;
     const check = plainHttp && { http: plainHttp, options: providerOptions, signal: checkSignal, cwd: opts.cwd, concurrency: Math.max(4, opts.concurrency) };
-    const { batches, entries, keptGone } = await gatherInputs({ provider, providerOptions, params, opts, state, journal, emit, now, check });
+    const { batches, results, keptGone } = await gatherInputs({ provider, providerOptions, params, opts, state, journal, emit, now, check });
 
-    const all = () => [...[...entries.entries()].sort((a, b) => a[0] - b[0]).flatMap(([, e]) => e), ...keptGone.flat()];
-    const counts = () => {
-      const n = (s: ManifestEntry['status']) => [...entries.values()].flat().filter((e) => e.status === s).length;
-      return { uploaded: n('uploaded'), skipped: n('skipped'), rejected: n('rejected'), failed: n('failed') };
-    };
-    // Bytes of file content this run really sent: the furthest each file's body got, less what the server already had.
+    // Bytes of file content this run really sent: the furthest each file's body got, less what
+    // the server already had; per file while its batch runs, then added up.
     const sent = new Map<string, { max: number; had: number }>();
-    const bytes = () => [...sent.values()].reduce((n, s) => n + Math.max(0, s.max - s.had), 0);
+    let sentDone = 0;
+    const bytes = () => {
+      let n = sentDone;
+      for (const s of sent.values()) n += Math.max(0, s.max - s.had);
+      return n;
+    };
+    const sentSettled = (batch: BatchPlan) => {
+      for (const it of batch.items) {
+        const s = sent.get(it.source);
+        if (!s) continue;
+        sentDone += Math.max(0, s.max - s.had);
+        sent.delete(it.source);
+      }
+    };
     let interrupted = false;
     let downloadFailures = 0;
     const summary = (): RunSummary => ({
-      ...counts(),
+      ...results.counts,
       ...(downloadFailures ? { downloadFailures } : {}),
       bytes: bytes(),
       durationMs: now() - started,
@@ -106,20 +116,29 @@ export async function runUpload<O>(
 
     let extra: Record<string, unknown> | undefined; // top-level manifest fields from the provider
     const createdAt = new Date(started).toISOString();
+    function* all(): Iterable<ManifestEntry> {
+      yield* results.all();
+      for (const source of keptGone) yield* state.entries(source) ?? [];
+    }
+    // The manifest is written from the journal's state entry by entry, never held whole.
+    let lastWriteMs = 0;
+    let lastWriteEnd = 0;
     const writeManifest = async () => {
+      const t0 = performance.now();
       const { manifestPath: _p, ...s } = summary();
-      const manifest: Manifest = {
+      const head = {
         version: MANIFEST_VERSION,
-        tool: 'batchup',
+        tool: 'batchup' as const,
         provider: provider.name,
         endpoint: opts.endpoint,
         createdAt,
         updatedAt: new Date(now()).toISOString(),
         summary: s,
         ...extra,
-        entries: all(),
       };
-      await writeJsonAtomic(manifestPath, manifest);
+      await writeManifestStream(manifestPath, head, all());
+      lastWriteEnd = performance.now();
+      lastWriteMs = lastWriteEnd - t0;
     };
 
     const http = new Http({
@@ -154,9 +173,8 @@ export async function runUpload<O>(
       }
       emit(e);
     };
-    const fingerprint = (it: Item) => {
-      if (it.kind === 'file' && it.sha256) journal?.append({ t: 'file', source: it.source, size: it.size!, mtimeMs: it.mtimeMs!, sha256: it.sha256 });
-    };
+    const fingerprint = (it: Item): Fingerprint | undefined =>
+      it.kind === 'file' && it.sha256 ? { size: it.size!, mtimeMs: it.mtimeMs!, sha256: it.sha256 } : undefined;
     const ctx: ProviderContext<O> = {
       endpoint: opts.endpoint,
       http,
@@ -176,10 +194,10 @@ export async function runUpload<O>(
       state: { get: (k) => journal!.kvGet(k), put: (k, v, o) => journal!.kvPut(k, v, o?.untilBatchDone) },
       memory: new MemoryBudget(opts.maxMemory ?? DEFAULT_MAX_MEMORY),
       settle(it, list, drop) {
-        fingerprint(it);
-        journal?.append({ t: 'done', source: it.source, entries: list, ...(params ? { params } : {}), ...(drop?.length ? { drop } : {}) }, true);
+        // Not awaited (settle is synchronous): the line is written now, its fsync joins the others (and close() forces them all).
+        journal!.record([{ source: it.source, entries: list, fp: fingerprint(it) }], { params, drop }).catch(() => undefined);
         settled.add(it.source);
-        entries.set(it.order, list);
+        results.recorded(it.order, it.source, list);
         for (const e of list) emit({ type: 'result', entry: e });
       },
       onRetry:
@@ -193,7 +211,7 @@ export async function runUpload<O>(
         : undefined;
     /** --download: save the outputs of one input's entries; what changed is journaled with them. */
     const download = async (order: number) => {
-      const list = entries.get(order);
+      const list = results.get(order);
       if (!list?.some(Downloader.wants)) return;
       let changed = false;
       const next: ManifestEntry[] = [];
@@ -209,34 +227,49 @@ export async function runUpload<O>(
           emit({ type: 'download', source: e.source, path: r.entry.download?.path, note: r.note, error: r.error });
         next.push(r.entry);
       }
-      entries.set(order, next);
-      if (changed) await journal?.commit({ t: 'done', source: inputOf(next[0]!.source), entries: next, ...(params ? { params } : {}) });
+      if (!changed) return;
+      const source = inputOf(next[0]!.source);
+      await journal!.record([{ source, entries: next, fp: state.fingerprint(source) }], { params });
+      results.recorded(order, source, next);
     };
     let fatal: BatchupError | undefined;
     // Serialise manifest writes: each finished batch rewrites it, so a crash keeps what is done.
-    // Batches that finish while a write is waiting share it (it is made when it starts, so it
-    // holds them all): one rewrite of the whole manifest per batch costs ~20 ms per 1,000 entries.
+    // Batches that finish while a write is waiting share it (it is made when it starts, so it holds
+    // them all), and a write waits until ten times its own duration has passed since the last one
+    // ended, so rewriting a manifest of 100,000 entries after each of 334 batches is not quadratic
+    // (a small manifest is still rewritten after every batch; the journal has every batch at once).
     let writing = Promise.resolve();
     let waiting: Promise<void> | undefined;
-    const checkpoint = () =>
+    let deferred: NodeJS.Timeout | undefined;
+    const queueWrite = () =>
       (waiting ??= writing =
         writing.then(() => {
           waiting = undefined;
           return writeManifest();
         }));
+    const checkpoint = () => {
+      const wait = lastWriteEnd + 10 * lastWriteMs - performance.now();
+      if (wait <= 0) return queueWrite();
+      deferred ??= setTimeout(() => {
+        deferred = undefined;
+        void queueWrite();
+      }, wait);
+      return writing;
+    };
 
     try {
       const providerRun = provider.open(ctx);
       if (batches.length) await writeManifest(); // skips and rejections are on disk before the first byte is sent
       await mapPool(batches, opts.concurrency, (batch) => runOne(providerRun, batch));
-      if (!ctl.signal.aborted) extra = await providerRun.finish?.(all());
+      if (!ctl.signal.aborted) extra = await providerRun.finish?.();
       // Outputs of inputs done earlier (skipped now) that are not on disk yet.
-      if (downloader && !ctl.signal.aborted) for (const order of [...entries.keys()]) await download(order);
+      if (downloader && !ctl.signal.aborted) for (const order of results.orders()) await download(order);
     } catch (raw) {
       fatal ??= toBatchupError(raw);
     } finally {
       signal?.removeEventListener('abort', stop);
       clearTimeout(deadline);
+      clearTimeout(deferred);
       await http.close().catch(() => {});
     }
 
@@ -260,31 +293,47 @@ export async function runUpload<O>(
         ...(batch.resumed ? { resumed: true } : {}),
       });
       try {
-        const result = (await providerRun.runBatch(batch))
-          .filter((e) => !settled.has(inputOf(e.source)))
-          .map((e) => (e.code === 'INTERRUPTED' ? interruptedEntry(e, batch) : e));
+        const returned = await providerRun.runBatch(batch);
+        const result = returned.filter((e) => !settled.has(inputOf(e.source))).map((e) => (e.code === 'INTERRUPTED' ? interruptedEntry(e, batch) : e));
         const byInput = groupBy(result, (e) => inputOf(e.source));
+        // Inputs settled mid-batch whose entries the provider added to since (an app run's
+        // results on aihub's files) are recorded again, as they are now.
+        const later = groupBy(
+          returned.filter((e) => settled.has(inputOf(e.source))),
+          (e) => inputOf(e.source),
+        );
+        const inputs: InputResult[] = [];
+        const orders: number[] = [];
         for (const it of batch.items) {
-          if (it.kind !== 'file' || settled.has(it.source)) continue;
-          const own = (byInput.get(it.source) ?? []).filter((e) => e.source === it.source);
-          // Hashed while sent (on the item, or only on its entry); a batch found on the server
-          // (resumed, lost response) was not streamed: hash it now, so the next run can recognise
-          // the file as unchanged.
-          it.sha256 ??= own.find((e) => e.sha256)?.sha256 ?? (await sha256File(it.path!));
-          fingerprint(it);
-          for (const e of own) e.sha256 ??= it.sha256;
+          if (settled.has(it.source)) {
+            const now = later.get(it.source);
+            const was = state.entries(it.source);
+            if (now && JSON.stringify(now.map(ordered)) !== JSON.stringify(was)) {
+              inputs.push({ source: it.source, entries: now, fp: state.fingerprint(it.source) });
+              orders.push(it.order);
+            }
+            continue;
+          }
+          const list = byInput.get(it.source) ?? [];
+          if (it.kind === 'file') {
+            const own = list.filter((e) => e.source === it.source);
+            // Hashed while sent (on the item, or only on its entry); a batch found on the server
+            // (resumed, lost response) was not streamed: hash it now, so the next run can recognise
+            // the file as unchanged.
+            it.sha256 ??= own.find((e) => e.sha256)?.sha256 ?? (await sha256File(it.path!));
+            for (const e of own) e.sha256 ??= it.sha256;
+          }
+          inputs.push({ source: it.source, entries: list, fp: fingerprint(it) });
+          orders.push(it.order);
         }
-        await journal?.commit({ t: 'entries', batchId: batch.batchId, entries: result, ...(params ? { params } : {}) });
-        for (const it of batch.items) if (!settled.has(it.source)) entries.set(it.order, byInput.get(it.source) ?? []);
+        await journal!.record(inputs, { batchId: batch.batchId, params });
+        for (const [i, input] of inputs.entries()) results.recorded(orders[i]!, input.source, input.entries);
         for (const e of result) emit({ type: 'result', entry: e });
         if (downloader) for (const it of batch.items) await download(it.order);
-        const done = batch.items.flatMap((it) => entries.get(it.order) ?? []);
-        emit({
-          type: 'batch-done',
-          batchId: batch.batchId,
-          uploaded: done.filter((e) => e.status === 'uploaded').length,
-          failed: done.filter((e) => e.status !== 'uploaded').length,
-        });
+        let uploaded = 0;
+        let failed = 0;
+        for (const it of batch.items) for (const e of results.get(it.order) ?? []) e.status === 'uploaded' ? uploaded++ : failed++;
+        emit({ type: 'batch-done', batchId: batch.batchId, uploaded, failed });
       } catch (raw) {
         const err = toBatchupError(raw);
         const whole = fatal ? undefined : wholeRunFailure(err);
@@ -304,8 +353,11 @@ export async function runUpload<O>(
         const failed = recordFailure(batch, shown);
         // When the server may have the batch (interrupted, network, 5xx, lost in polling) it stays
         // announced, so the next run looks it up under the same id instead of sending it again.
-        if (!OUTCOME_UNKNOWN.has(shown.code)) await journal?.commit({ t: 'entries', batchId: batch.batchId, entries: failed });
+        if (!OUTCOME_UNKNOWN.has(shown.code)) await journal!.record(failed, { batchId: batch.batchId });
       }
+      sentSettled(batch);
+      // The batch's items are not needed any more (its outcomes are in the journal's state).
+      batch.items = [];
       await checkpoint();
     }
 
@@ -344,9 +396,9 @@ export async function runUpload<O>(
       return undefined;
     }
 
-    function recordFailure(batch: BatchPlan, err: BatchupError): ManifestEntry[] {
+    function recordFailure(batch: BatchPlan, err: BatchupError): InputResult[] {
       const finishedAt = new Date(now()).toISOString();
-      const out: ManifestEntry[] = [];
+      const out: InputResult[] = [];
       for (const it of batch.items) {
         if (settled.has(it.source)) continue;
         const base = inputEntry(provider.name, it, { batchId: batch.batchId, mode: batch.mode });
@@ -358,8 +410,8 @@ export async function runUpload<O>(
               })
             : [failedEntry(base, err, finishedAt)];
         if (err.code === 'INTERRUPTED') for (const [i, e] of list.entries()) list[i] = interruptedEntry(e, batch);
-        entries.set(it.order, list);
-        out.push(...list);
+        results.set(it.order, list);
+        out.push({ source: it.source, entries: list });
         for (const e of list) emit({ type: 'result', entry: e });
       }
       return out;

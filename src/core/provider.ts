@@ -130,7 +130,7 @@ export interface ProviderRun {
    */
   runBatch(batch: BatchPlan): Promise<ManifestEntry[]>;
   /** Once every batch ran: extra top-level manifest fields (e.g. aihub's `runs`). */
-  finish?(entries: ManifestEntry[]): Promise<Record<string, unknown> | undefined>;
+  finish?(): Promise<Record<string, unknown> | undefined>;
 }
 
 export interface Screened {

@@ -62,13 +62,18 @@ export function shardOf(identity: string, total: number): number {
   return (createHash('sha256').update(identity).digest().readUIntBE(0, 6) % total) + 1;
 }
 
-/** Keep only this shard's inputs (and rejections: a path that does not exist is one shard's to report). */
-export function applyShard<T extends { candidates: Candidate[]; rejections: Rejection[] }>(scanned: T, shard: Shard | undefined, cwd: string): T {
+/** A list of inputs (scan.ts's CandidateList) that keeps those `keep` says yes to. */
+interface Filterable<L> {
+  filter(keep: (source: string, kind: Candidate['kind']) => boolean): L;
+}
+type Scanned<L> = { candidates: L; rejections: Rejection[] };
+
+/** Keep only this shard's inputs, each with its scan order (and rejections: a path that does not exist is one shard's to report). */
+export function applyShard<L extends Filterable<L>>(scanned: Scanned<L>, shard: Shard | undefined, cwd: string): Scanned<L> {
   if (!shard || shard.total === 1) return scanned;
   const mine = (source: string, kind: Candidate['kind']) => shardOf(shardIdentity(source, kind, cwd), shard.total) === shard.index;
   return {
-    ...scanned,
-    candidates: scanned.candidates.filter((c) => mine(c.source, c.kind)),
+    candidates: scanned.candidates.filter(mine),
     rejections: scanned.rejections.filter((r) => mine(r.source, /^[a-z][a-z0-9+.-]*:\/\//i.test(r.source) ? 'url' : 'file')),
   };
 }

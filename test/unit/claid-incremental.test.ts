@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide, refreshWindow } from '../../src/core/incremental.js';
 import { emptyState } from '../../src/core/journal.js';
+import { encodeResults } from '../../src/core/journal-codec.js';
 import type { ManifestEntry } from '../../src/core/manifest.js';
 
 const HOUR = 3600_000;
@@ -23,7 +24,7 @@ const url = (lifeMs: number | undefined): ManifestEntry => ({
 
 function stateWith(e: ManifestEntry) {
   const s = emptyState();
-  s.entries.set(e.source, [e]);
+  s.fold({ t: 'res', ...encodeResults([{ source: e.source, entries: [e] }]) });
   return s;
 }
 

@@ -22,7 +22,7 @@ describe('scan', () => {
     expect(rejections).toEqual([]);
     expect(candidates.map((c) => c.source.slice(dir.length + 1))).toEqual(['A.png', 'a/b/c.gif', 'a/z.jpg', 'b.png']);
     expect(candidates.map((c) => c.order)).toEqual([0, 1, 2, 3]);
-    expect(candidates[0]!.size).toBe('A.png'.length);
+    expect(candidates.at(0).size).toBe('A.png'.length);
   });
 
   it('applies include/exclude patterns and an ignore file', async () => {

@@ -1,5 +1,6 @@
 /** --shard: parsing (K/N, N with JOB_COMPLETION_INDEX), identities, and a split that is a partition. */
 import { describe, expect, it } from 'vitest';
+import { CandidateList } from '../../src/core/scan.js';
 import { applyShard, parseShard, shardIdentity, shardOf } from '../../src/core/shard.js';
 import type { Candidate } from '../../src/core/types.js';
 import { nothingToDo, runFlagsFrom, shardManifestPath } from '../../src/cli/run-flags.js';
@@ -40,16 +41,25 @@ describe('the split', () => {
   });
 
   it('puts every input in exactly one shard, roughly evenly, the same way every time', () => {
-    const candidates: Candidate[] = Array.from({ length: 4000 }, (_, i) => ({ source: `/w/m/${i}.png`, kind: 'file', order: i }));
+    const paths = Array.from({ length: 4000 }, (_, i) => `/w/m/${i}.png`);
+    const urls: Candidate[] = [{ source: 'https://x.test/a.png', kind: 'url', url: 'https://x.test/a.png', order: 4000 }];
+    const candidates = new CandidateList(
+      paths,
+      paths.map(() => 1),
+      paths.map(() => 2),
+      urls,
+    );
     const rejections = [{ source: '/w/missing.png', rule: 'unreadable' as const, message: 'gone' }];
     const parts = Array.from({ length: 8 }, (_, k) => applyShard({ candidates, rejections }, { index: k + 1, total: 8 }, '/w'));
     const all = parts.flatMap((p) => p.candidates.map((c) => c.source));
-    expect(all).toHaveLength(4000);
-    expect(new Set(all).size).toBe(4000);
+    expect(all).toHaveLength(4001);
+    expect(new Set(all).size).toBe(4001);
+    // Each input keeps its scan order.
+    for (const p of parts) for (const c of p.candidates.map((c) => c)) expect(c.order).toBe(c.kind === 'url' ? 4000 : paths.indexOf(c.source));
     for (const p of parts) expect(p.candidates.length).toBeGreaterThan(400);
     expect(parts.flatMap((p) => p.rejections)).toHaveLength(1);
     expect(applyShard({ candidates, rejections }, { index: 3, total: 8 }, '/w').candidates).toEqual(parts[2]!.candidates);
-    expect(applyShard({ candidates, rejections }, undefined, '/w').candidates).toHaveLength(4000);
+    expect(applyShard({ candidates, rejections }, undefined, '/w').candidates).toHaveLength(4001);
   });
 
   it('gives each shard its own default manifest', () => {

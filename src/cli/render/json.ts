@@ -8,7 +8,7 @@
 import type { BatchupEvent, RunSummary } from '../../core/events.js';
 import { redact } from '../redact.js';
 import { makePaint } from './format.js';
-import { describeEvent } from './plain.js';
+import { describeEvent, quietUnlessVerbose } from './plain.js';
 import type { RenderIO, RenderOptions, Renderer } from './types.js';
 
 /** The extra event type the CLI adds to core's stream. */
@@ -39,6 +39,7 @@ export class JsonRenderer implements Renderer {
 
   event(e: BatchupEvent): void {
     this.#io.stdout.write(toNdjsonLine(e));
+    if (quietUnlessVerbose(e)) return; // never an error line
     for (const line of describeEvent(e, this.#paint, this.#seen)) {
       if (line.level === 'error') this.#io.stderr.write(`${redact(line.text)}\n`);
     }

@@ -168,6 +168,23 @@ function unprefixed(message: string, source: string): string {
   return message;
 }
 
+/**
+ * Per-file events that say nothing unless --verbose (a successful or skipped input, bytes moving,
+ * a status poll): a renderer only counts them — a rerun over 100,000 unchanged files has 200,000.
+ */
+export function quietUnlessVerbose(e: BatchupEvent): boolean {
+  switch (e.type) {
+    case 'skip':
+    case 'file-progress':
+    case 'poll':
+      return true;
+    case 'result':
+      return e.entry.status === 'uploaded' || e.entry.status === 'skipped';
+    default:
+      return false;
+  }
+}
+
 export function shouldPrint(level: LineLevel, opts: Pick<RenderOptions, 'quiet' | 'verbose'>): boolean {
   if (level === 'error') return true;
   if (opts.quiet) return false;
@@ -227,6 +244,7 @@ export class PlainRenderer implements Renderer {
 
   event(e: BatchupEvent): void {
     this.stats.update(e);
+    if (!this.#opts.verbose && quietUnlessVerbose(e)) return;
     for (const line of describeEvent(e, this.#paint, this.#seen)) {
       if (shouldPrint(line.level, this.#opts)) this.#line(line.text);
     }

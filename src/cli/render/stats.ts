@@ -25,6 +25,7 @@ export interface BatchStats {
 }
 
 export const FINAL_RENDER = new Set(['COMPLETED', 'COMPLETE', 'FAILED']);
+const IN_FLIGHT: ReadonlySet<BatchState> = new Set(['uploading', 'submitted', 'polling']);
 
 export class Stats {
   candidates = 0;
@@ -42,7 +43,33 @@ export class Stats {
   readonly renders = new Map<string, { batchId: string; source: string; status: string; progress: number; message?: string }>();
   /** Final status of each source that has an outcome. */
   readonly outcomes = new Map<string, EntryStatus>();
+  /** Outcomes by status (kept as they change: a frame never counts the whole map). */
+  readonly #counts: Record<EntryStatus, number> = { uploaded: 0, skipped: 0, rejected: 0, failed: 0 };
+  /** Batches uploading, submitted or polling. */
+  #inFlight = 0;
+  /** Bytes sent by batches that ended (their per-file maps are dropped). */
+  #endedBytes = 0;
   authFailures = 0;
+
+  #outcome(source: string, status: EntryStatus): void {
+    const old = this.outcomes.get(source);
+    if (old === status) return;
+    if (old) this.#counts[old]--;
+    this.#counts[status]++;
+    this.outcomes.set(source, status);
+  }
+
+  #state(b: BatchStats, state: BatchState): void {
+    const was = IN_FLIGHT.has(b.state);
+    b.state = state;
+    this.#inFlight += (IN_FLIGHT.has(state) ? 1 : 0) - (was ? 1 : 0);
+    if (state !== 'done' && state !== 'failed') return;
+    // An ended batch moves no more bytes: keep its total, not a number per file.
+    this.#endedBytes += Math.max(0, sum(b.sent) - sum(b.had));
+    b.sent.clear();
+    b.had.clear();
+    b.sizes.clear();
+  }
 
   update(e: BatchupEvent): void {
     switch (e.type) {
@@ -50,10 +77,10 @@ export class Stats {
         this.candidates = e.candidates;
         break;
       case 'reject':
-        this.outcomes.set(e.rejection.source, 'rejected');
+        this.#outcome(e.rejection.source, 'rejected');
         break;
       case 'skip':
-        this.outcomes.set(e.source, 'skipped');
+        this.#outcome(e.source, 'skipped');
         break;
       case 'plan':
         this.planned = true;
@@ -72,12 +99,13 @@ export class Stats {
         b.mode = e.mode;
         b.files = e.files;
         b.bytes = e.bytes;
-        b.state = 'uploading';
+        this.#state(b, 'uploading');
         break;
       }
       case 'file-progress': {
         const b = this.batch(e.batchId);
-        if (b.state === 'planned') b.state = 'uploading';
+        if (b.state === 'done' || b.state === 'failed') break;
+        if (b.state === 'planned') this.#state(b, 'uploading');
         b.sent.set(e.source, Math.max(0, Math.min(e.sent, e.total || e.sent)));
         if (e.resumed) b.had.set(e.source, e.resumed);
         b.sizes.set(e.source, e.total);
@@ -85,7 +113,7 @@ export class Stats {
       }
       case 'batch-submitted': {
         const b = this.batch(e.batchId);
-        if (b.state !== 'done' && b.state !== 'failed') b.state = 'submitted';
+        if (b.state !== 'done' && b.state !== 'failed') this.#state(b, 'submitted');
         break;
       }
       case 'retry':
@@ -93,7 +121,7 @@ export class Stats {
         break;
       case 'poll': {
         const b = this.batch(e.batchId);
-        if (b.state !== 'done' && b.state !== 'failed') b.state = 'polling';
+        if (b.state !== 'done' && b.state !== 'failed') this.#state(b, 'polling');
         b.processed = e.processed;
         b.total = e.total;
         b.pollStatus = e.status;
@@ -103,14 +131,14 @@ export class Stats {
         this.renders.set(e.renderId, { batchId: e.batchId, source: e.source, status: e.status, progress: e.progress, message: e.message });
         break;
       case 'result':
-        this.outcomes.set(e.entry.source, e.entry.status);
+        this.#outcome(e.entry.source, e.entry.status);
         if (e.entry.status === 'failed' && e.entry.code === 'AUTH') this.authFailures++;
         break;
       case 'batch-done':
-        this.batch(e.batchId).state = 'done';
+        this.#state(this.batch(e.batchId), 'done');
         break;
       case 'batch-failed':
-        this.batch(e.batchId).state = 'failed';
+        this.#state(this.batch(e.batchId), 'failed');
         if (e.code === 'AUTH') this.authFailures++;
         break;
       case 'manifest':
@@ -131,9 +159,7 @@ export class Stats {
   }
 
   count(status: EntryStatus): number {
-    let n = 0;
-    for (const s of this.outcomes.values()) if (s === status) n++;
-    return n;
+    return this.#counts[status];
   }
 
   get filesDone(): number {
@@ -152,8 +178,8 @@ export class Stats {
 
   /** Bytes sent by this run, as measured by the files' progress (what the server already had is not counted). */
   get bytesSent(): number {
-    let n = 0;
-    for (const b of this.batches.values()) n += Math.max(0, sum(b.sent) - sum(b.had));
+    let n = this.#endedBytes;
+    for (const b of this.batches.values()) if (b.sent.size) n += Math.max(0, sum(b.sent) - sum(b.had));
     return n;
   }
 
@@ -165,11 +191,7 @@ export class Stats {
   }
 
   get batchesInFlight(): number {
-    let n = 0;
-    for (const b of this.batches.values()) {
-      if (b.state === 'uploading' || b.state === 'submitted' || b.state === 'polling') n++;
-    }
-    return n;
+    return this.#inFlight;
   }
 
   get uploadingBatches(): BatchStats[] {

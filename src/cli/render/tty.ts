@@ -13,7 +13,7 @@ import type { BatchupEvent, RunSummary } from '../../core/events.js';
 import { redact } from '../redact.js';
 import { formatBytes, formatDuration, formatSummary, makePaint, type Paint } from './format.js';
 import { Rates, frameLines, wrapLine } from './frame.js';
-import { describeEvent, shouldPrint } from './plain.js';
+import { describeEvent, quietUnlessVerbose, shouldPrint } from './plain.js';
 import { FINAL_RENDER, Stats } from './stats.js';
 import type { RenderIO, RenderOptions, Renderer } from './types.js';
 
@@ -37,6 +37,8 @@ export class TtyRenderer implements Renderer {
   #tick = 0;
   #timer?: NodeJS.Timeout;
   #closed = false;
+  #wasBusy = false;
+  #syncedAt = Number.NEGATIVE_INFINITY;
 
   constructor(io: RenderIO, opts: RenderOptions) {
     this.#io = io;
@@ -61,14 +63,23 @@ export class TtyRenderer implements Renderer {
   event(e: BatchupEvent): void {
     if (this.#closed) return;
     this.stats.update(e);
-    for (const line of describeEvent(e, this.#paint, this.#seen)) {
-      // A render's states are its line in the block; how it ended is also a line above it, which
-      // stays (the block drops a batch's renders once the batch is done).
-      if (e.type === 'render-progress' && !FINAL_RENDER.has(e.status) && this.#opts.progress) continue;
-      if (shouldPrint(line.level, this.#opts)) this.#log(line.text);
+    if (this.#opts.verbose || !quietUnlessVerbose(e)) {
+      for (const line of describeEvent(e, this.#paint, this.#seen)) {
+        // A render's states are its line in the block; how it ended is also a line above it, which
+        // stays (the block drops a batch's renders once the batch is done).
+        if (e.type === 'render-progress' && !FINAL_RENDER.has(e.status) && this.#opts.progress) continue;
+        if (shouldPrint(line.level, this.#opts)) this.#log(line.text);
+      }
     }
     if (!this.#opts.progress) return;
-    if (this.#busy()) this.#show();
+    // The frame follows the events, at most once a frame (the timer draws in between): one
+    // computed per event was a pass over every batch for each of 100,000 files.
+    const busy = this.#busy();
+    const at = performance.now();
+    if (busy === this.#wasBusy && at - this.#syncedAt < 1000 / FPS) return;
+    this.#wasBusy = busy;
+    this.#syncedAt = at;
+    if (busy) this.#show();
     else this.#syncSlots();
   }
 
