@@ -22,7 +22,7 @@ import { resolveOptions } from './kit/options.js';
 import type { Protocol, ProtocolDefinition, SandboxCore } from './kit/protocol.js';
 import { Stats, type StatsSnapshot } from './kit/stats.js';
 import { ContentStore } from './kit/store.js';
-import { ThrottleLedger } from './kit/throttle.js';
+import { LoopLag, ThrottleLedger } from './kit/throttle.js';
 import { WebhookSender } from './kit/webhooks.js';
 import { Router } from './router.js';
 
@@ -172,6 +172,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     }
     for (const r of builtinRoutes(core, protocols, { ttlSec: cdnTtlSec })) router.add(r);
 
+    const lag = new LoopLag(closing.signal);
+    throttle.lagMs = () => lag.ms;
     const services: ContextServices = {
       checkAuth,
       signal: closing.signal,

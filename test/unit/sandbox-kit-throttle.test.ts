@@ -1,7 +1,7 @@
 /** Throttle accounting: requests started while a Retry-After runs, on an injected clock. */
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { ThrottleLedger, retryAfterMs } from '../../src/sandbox/kit/throttle.js';
+import { LoopLag, ThrottleLedger, retryAfterMs } from '../../src/sandbox/kit/throttle.js';
 import { startSandbox } from '../../src/sandbox/index.js';
 import { auth } from './sandbox-helpers.js';
 
@@ -34,6 +34,30 @@ describe('throttle accounting', () => {
     l.answered(429, { 'retry-after': '0' }); // given, but an empty window
     l.requestArrived(700);
     expect(l.snapshot()).toEqual({ retryAfterGiven: 2, startedDuringRetryAfter: 1 });
+  });
+
+  it("the grace grows by how late the sandbox's own event loop runs (a busy machine sees requests late)", () => {
+    const { l, at } = ledger();
+    let lag = 0;
+    l.lagMs = () => lag;
+    at(1000);
+    l.answered(429, { 'retry-after': '1' }); // window [1300, 2000)
+    lag = 400;
+    l.requestArrived(1650); // seen 400 ms late: may have been sent within the grace
+    expect(l.snapshot().startedDuringRetryAfter).toBe(0);
+    l.requestArrived(1750);
+    expect(l.snapshot().startedDuringRetryAfter).toBe(1);
+  });
+
+  it('LoopLag measures a blocked event loop, and stops with its signal', async () => {
+    const stop = new AbortController();
+    const lag = new LoopLag(stop.signal, 20);
+    await new Promise((ok) => setTimeout(ok, 50));
+    const until = performance.now() + 250;
+    while (performance.now() < until); // the loop blocked for 250 ms
+    await new Promise((ok) => setTimeout(ok, 30));
+    expect(lag.ms).toBeGreaterThan(100);
+    stop.abort();
   });
 
   it('a request inside overlapping windows counts once', () => {

@@ -6,7 +6,9 @@
  * out and grace = min(300 ms, Retry-After / 3) covers requests the client had already started
  * before the answer reached it. An API request (a vendor route with `faults: true`) whose headers
  * arrive inside any open window counts as started during a Retry-After. A client that pauses its
- * new requests to the origin for the announced time scores 0.
+ * new requests to the origin for the announced time scores 0. The sandbox only sees a request when
+ * its own event loop gets to it: on a busy machine that is late, so the grace grows by how late
+ * the loop has lately run (`lagMs`) — a slow machine must not make a well-behaved client look rude.
  *
  * The sandbox is one origin, so the windows are global. The clock is injected for tests.
  */
@@ -39,6 +41,8 @@ export class ThrottleLedger {
   private windows: Window[] = [];
   private given = 0;
   private startedDuring = 0;
+  /** Set by the server: how late its event loop has lately run, in ms. */
+  lagMs: () => number = () => 0;
 
   constructor(private readonly now: Clock = Date.now) {}
 
@@ -57,10 +61,34 @@ export class ThrottleLedger {
   /** An API request's headers arrived at `at` (default now). */
   requestArrived(at = this.now()): void {
     this.windows = this.windows.filter((w) => w.until > at);
-    if (this.windows.some((w) => w.from <= at)) this.startedDuring += 1;
+    const lag = this.lagMs();
+    if (this.windows.some((w) => w.from + lag <= at && at < w.until)) this.startedDuring += 1;
   }
 
   snapshot(): ThrottleStats {
     return { retryAfterGiven: this.given, startedDuringRetryAfter: this.startedDuring };
+  }
+}
+
+/**
+ * How late this process's event loop has lately run: a timer every `everyMs` measures how much
+ * later than asked it fired; the figure keeps the worst, fading by a tenth a tick (~1 s to fade).
+ */
+export class LoopLag {
+  private recent = 0;
+
+  constructor(signal: AbortSignal, everyMs = 50) {
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const t = performance.now();
+      this.recent = Math.max(t - last - everyMs, this.recent * 0.9);
+      last = t;
+    }, everyMs);
+    timer.unref();
+    signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+  }
+
+  get ms(): number {
+    return this.recent;
   }
 }
