@@ -187,6 +187,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     });
     // A client that resets mid-upload must not crash the server.
     server.on('clientError', (_err, socket) => socket.destroy());
+    stats.inFlight = () => inflight.size;
 
     let closed: Promise<void> | undefined;
     return {
@@ -304,7 +305,6 @@ function createDispatcher(d: DispatchDeps) {
       }
     }
 
-    d.stats.handling += 1;
     try {
       await hit.route.handle(ctx);
       if (!res.headersSent && !ctx.gone && !ctx.lost) {
@@ -316,8 +316,6 @@ function createDispatcher(d: DispatchDeps) {
         ctx.delayMs = 0;
         await ctx.json(500, errorBody(500, `Internal sandbox error: ${(err as Error)?.message ?? String(err)}`));
       }
-    } finally {
-      d.stats.handling -= 1;
     }
   };
 }

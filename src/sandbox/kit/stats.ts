@@ -30,7 +30,8 @@ export class Stats {
   readonly receipts = new Map<string, number>();
   readonly requests = new Map<string, number>();
   readonly faults = new Map<string, number>();
-  handling = 0;
+  /** Set by the server: requests it has not finished handling. */
+  inFlight: () => number = () => 0;
   /** Set by the server: bytes read from client connections so far. */
   wireBytes: () => number = () => 0;
   /** Each protocol reports its batch count; summed in the snapshot. */
@@ -73,7 +74,7 @@ export class Stats {
       faultsInjected: Object.fromEntries(this.faults),
       batches: this.batchCounters.reduce((n, f) => n + f(), 0),
       bytesReceived: this.wireBytes(),
-      handling: this.handling,
+      handling: this.inFlight(),
     };
     const sections = Object.fromEntries([...this.sections].map(([name, read]) => [name, read()]));
     return { ...base, ...sections } as StatsSnapshot & Record<string, unknown>;
