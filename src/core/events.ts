@@ -29,7 +29,11 @@ export type BatchupEvent =
   | { type: 'skip'; source: string; reason: string }
   /** An input of an earlier run that is no longer among the inputs (dropped with --prune). */
   | { type: 'gone'; source: string; pruned: boolean }
-  | { type: 'plan'; provider: string; batches: PlannedBatch[]; dryRun: boolean }
+  /**
+   * Batches as they are planned. A run that plans while it validates sends one per window:
+   * `more` (files and bytes still to validate, by their size on disk) until the last.
+   */
+  | { type: 'plan'; provider: string; batches: PlannedBatch[]; dryRun: boolean; more?: { files: number; bytes: number } }
   /** `resumed`: an interrupted run announced it; what the server has is looked up before anything is sent. */
   | { type: 'batch-start'; batchId: string; mode: UploadMode; files: number; bytes: number; resumed?: boolean }
   /** Bytes of one file sent so far within its batch request (fires as the body streams). */

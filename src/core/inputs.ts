@@ -1,9 +1,10 @@
 /**
- * From what the user named to planned batches, before anything is submitted: scan → refuse the
- * kinds the provider does not take → skip what the journal says is done → validate (or let the
- * provider expand its own inputs) → the provider's screens and network checks → resume batches a
- * dead run announced → plan. Every input ends up an item to send, or a manifest entry (skipped,
- * rejected) — in scan order, so the manifest is stable run to run.
+ * From what the user named to planned batches: scan → refuse the kinds the provider does not
+ * take → skip what the journal says is done (all before anything is read) → then, as the batches
+ * are pulled, validate (or let the provider expand its own inputs) → the provider's screens and
+ * network checks → resume batches a dead run announced → plan (batch-stream.ts). Every input ends
+ * up an item to send, or a manifest entry (skipped, rejected) — in scan order, so the manifest is
+ * stable run to run.
  */
 import { basename } from 'node:path';
 import type { Emit } from './events.js';
@@ -11,8 +12,8 @@ import { decide, decideByStat, type Decision } from './incremental.js';
 import type { Journal, JournalState } from './journal.js';
 import { remoteName } from './naming.js';
 import type { UploadOptions } from './options.js';
-import { planBatch } from './plan.js';
-import { mapPool } from './pool.js';
+import { planBatches } from './batch-stream.js';
+import { mapOrdered, mapPool } from './pool.js';
 import type { AnyProvider, BatchPlan, CheckContext, Screened } from './provider.js';
 import { RunResults } from './results.js';
 import { scan } from './scan.js';
@@ -24,11 +25,11 @@ const VALIDATE_CONCURRENCY = 16;
 const KIND_WORDS = { file: 'local files', url: 'URLs', storage: 'storage folders' } as const;
 
 export interface Gathered {
-  /** Planned batches (resumed ones first). */
-  batches: BatchPlan[];
+  /** Batches as they are planned (see batch-stream.ts): validation runs as they are pulled. */
+  batches: AsyncGenerator<BatchPlan>;
   /** Outcomes of inputs that are not sent (skipped, rejected), by scan order. */
   results: RunResults;
-  /** Inputs of earlier runs that are gone, whose entries are kept (unless --prune). */
+  /** Inputs of earlier runs that are gone, whose entries are kept (unless --prune); complete once `batches` is. */
   keptGone: string[];
 }
 
@@ -136,62 +137,66 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   });
   if (toHash.length) toValidate.sort((a, b) => a - b);
 
-  let items: Item[] = [];
-  await mapPool(toValidate, VALIDATE_CONCURRENCY, async (i) => {
-    const c = candidates.at(i);
+  // Inputs of earlier runs that are gone: reported, kept in the manifest unless --prune. Known
+  // now, unless the provider expands its inputs (their sources are known once expanded).
+  const keptGone: string[] = [];
+  const findGone = () => {
+    const gone: string[] = [];
+    for (const [source, r] of state.inputs) {
+      if (r.group && !r.seen && !hasPresentContainer(source, presentContainers)) gone.push(source);
+    }
+    for (const source of gone) emit({ type: 'gone', source, pruned: !!opts.prune });
+    if (opts.prune && gone.length) journal?.append({ t: 'forget', sources: gone }, true);
+    if (!opts.prune) keptGone.push(...gone);
+  };
+  if (!provider.expand) findGone();
+
+  // What is still to validate, for progress totals while the run plans as it validates.
+  let leftFiles = toValidate.length;
+  let leftBytes = 0;
+  for (const i of toValidate) leftBytes += candidates.at(i).size ?? 0;
+  const validated = async function* (): AsyncGenerator<Item> {
+    for await (const out of mapOrdered(toValidate, VALIDATE_CONCURRENCY, (i) => validateOne(candidates.at(i)))) {
+      for (const it of out.items) yield it;
+      leftFiles--;
+      leftBytes -= out.size;
+    }
+    if (provider.expand) findGone();
+  };
+  /** One candidate: its items (several for an expanding provider), or its rejections. */
+  const validateOne = async (c: Candidate): Promise<{ items: Item[]; size: number }> => {
+    const size = c.size ?? 0;
     if (provider.expand && g.check) {
       const out = await provider.expand(c, g.check);
       for (const [k, r] of out.rejections.entries()) rejected(r, c.order + (k + 1) / (out.rejections.length + out.items.length + 1));
+      const items: Item[] = [];
       for (const it of out.items) {
         present(it.source);
         const asInput: Candidate = { source: it.source, kind: 'url', order: it.order };
         if (!(await skipIfDone(asInput))) items.push({ ...it, generation: state.generation(it.source) });
       }
-      return;
+      items.sort((a, b) => a.order - b.order);
+      return { items, size };
     }
     const res = await validateCandidate(c, provider.policy);
-    if (res.ok) {
-      // Set on the fresh item, not spread into a copy: a spread copy of an object with added
-      // fields got a hidden class of its own in V8 (~300 B a file, measured at 100k).
-      res.item.name = remoteName(c.source, c.order, opts.nameTemplate);
-      res.item.generation = state.generation(c.source);
-      items.push(res.item);
-    } else rejected(res.rejection, c.order);
-  });
-  items.sort((a, b) => a.order - b.order);
-  // Provider rules that need the whole set (two inputs with one remote name), then its network checks.
-  items = refuse(provider.screen?.(items, g.providerOptions) ?? [], items);
-  if (provider.check && g.check && items.length) items = refuse(await provider.check(items, g.check), items);
-
-  // Inputs of earlier runs that are gone: reported, kept in the manifest unless --prune.
-  const gone: string[] = [];
-  for (const [source, r] of state.inputs) {
-    if (r.group && !r.seen && !hasPresentContainer(source, presentContainers)) gone.push(source);
-  }
-  for (const source of gone) emit({ type: 'gone', source, pruned: !!opts.prune });
-  if (opts.prune && gone.length) journal?.append({ t: 'forget', sources: gone }, true);
-  const keptGone = opts.prune ? [] : gone;
-
-  // Batches an earlier run announced but never saw finish: resume them under the same id, as
-  // long as they would hold exactly the same inputs; otherwise plan those inputs afresh.
-  const resumed: BatchPlan[] = [];
-  let fresh = items;
-  if (state.pending.size) {
-    const bySource = new Map(items.map((it) => [it.source, it]));
-    for (const p of [...state.pending.values()]) {
-      const its = p.sources.map((s) => bySource.get(s));
-      if (opts.force || !its.every((it): it is Item => !!it)) {
-        journal?.append({ t: 'res', batchId: p.batchId, c: {}, in: [] });
-        continue;
-      }
-      for (const it of its) bySource.delete(it.source);
-      const reason = 'announced by an interrupted run: look it up, submit only if the server does not have it';
-      resumed.push({ ...planBatch(its, { batchId: p.batchId, mode: p.mode, reason, resumed: true }), announcedAt: p.at });
+    if (!res.ok) {
+      rejected(res.rejection, c.order);
+      return { items: [], size };
     }
-    fresh = items.filter((it) => bySource.has(it.source));
-  }
-  const batches = [...resumed, ...provider.plan({ items: fresh, mode: opts.mode, batchId: opts.batchId, maxBatchFiles: opts.maxBatchFiles, salt: state.salt })];
-  emit({ type: 'plan', provider: provider.name, dryRun: opts.dryRun, batches: batches.map(({ items: _items, resumed: _r, announcedAt: _a, ...b }) => b) });
+    // Set on the fresh item, not spread into a copy: a spread copy of an object with added
+    // fields got a hidden class of its own in V8 (~300 B a file, measured at 100k).
+    res.item.name = remoteName(c.source, c.order, opts.nameTemplate);
+    res.item.generation = state.generation(c.source);
+    return { items: [res.item], size };
+  };
+  // Provider rules over the items (two inputs with one remote name), then its network checks.
+  const admit = async (items: Item[]) => {
+    let list = refuse(provider.screen?.(items, g.providerOptions) ?? [], items);
+    if (provider.check && g.check && list.length) list = refuse(await provider.check(list, g.check), list);
+    return list;
+  };
+  const left = () => ({ files: leftFiles, bytes: leftBytes });
+  const batches = planBatches(validated(), toValidate.length, left, { provider, opts, state, journal, emit, admit });
   return { batches, results, keptGone };
 }
 

@@ -29,7 +29,7 @@ import { formatBytes } from './text.js';
 import { DEFAULT_MAX_MEMORY, MemoryBudget } from './memory.js';
 import { checkTemplate } from './naming.js';
 import type { UploadOptions } from './options.js';
-import { mapPool } from './pool.js';
+import { forEachPool } from './pool.js';
 import type { AnyProvider, BatchPlan, ProviderContext, ProviderRun } from './provider.js';
 import type { Item } from './types.js';
 import { inputOf, zipEntrySource } from './zip-source.js';
@@ -109,6 +109,7 @@ export async function runUpload<O>(
     });
 
     if (opts.dryRun) {
+      for await (const _ of batches); // validates and plans everything (the plan event shows it)
       const s = summary();
       emit({ type: 'summary', summary: s });
       return s;
@@ -259,8 +260,14 @@ export async function runUpload<O>(
 
     try {
       const providerRun = provider.open(ctx);
-      if (batches.length) await writeManifest(); // skips and rejections are on disk before the first byte is sent
-      await mapPool(batches, opts.concurrency, (batch) => runOne(providerRun, batch));
+      // Skips, rejections and kept entries so far are on disk before the first byte is sent.
+      const early = () => results.counts.skipped + results.counts.rejected + keptGone.length > 0;
+      let ready: Promise<void> | undefined;
+      // Batches run as they are planned; validation stays one batch ahead of the free workers.
+      await forEachPool(batches, opts.concurrency, async (batch) => {
+        await (ready ??= early() ? writeManifest() : Promise.resolve());
+        await runOne(providerRun, batch);
+      });
       if (!ctl.signal.aborted) extra = await providerRun.finish?.();
       // Outputs of inputs done earlier (skipped now) that are not on disk yet.
       if (downloader && !ctl.signal.aborted) for (const order of results.orders()) await download(order);

@@ -31,6 +31,11 @@ export interface PlanRequest {
   maxBatchFiles?: number;
   /** The state's salt for derived batch ids (see derivedBatchId). */
   salt?: string;
+  /**
+   * One window of a run planned as it validates (batch-stream.ts): more items come in later
+   * calls, so choices that depend on the run's size are made as for a large run.
+   */
+  partial?: boolean;
 }
 
 /**
@@ -73,6 +78,11 @@ export interface Capabilities {
   modes: readonly Exclude<ModeChoice, 'auto'>[];
   /** The server announces its windows in RateLimit-* headers: learn them from the first answer before a burst. */
   rateLimitHeaders?: boolean;
+  /**
+   * Its batches are independent and hold at most this many inputs: the pipeline then plans them
+   * while it validates, a window at a time (batch-stream.ts). Without it, the run is planned once.
+   */
+  batchLimit?: number;
 }
 
 /** The run-wide settings a provider may read (not its own options). */

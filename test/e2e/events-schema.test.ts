@@ -25,6 +25,7 @@ beforeAll(async () => {
   dir = await tempDir('batchup-schema-');
   await writePngs(join(dir, 'few'), 4, { seedBase: 81_000 });
   await writePngs(join(dir, 'many'), 60, { seedBase: 82_000 });
+  await writePngs(join(dir, 'wide'), 300, { seedBase: 83_000 });
   await writeFile(join(dir, 'few', 'fake.png'), '%PDF-1.4 not an image');
   await writeMp4(join(dir, 'clip.mp4'), 2 * 1024 * 1024);
 });
@@ -42,6 +43,8 @@ describe('--json events and their schema', () => {
       { args: ['upload', 'many', '--manifest', 'many.json'], env: env(sandbox.bach), code: 0 },
       { args: ['upload', 'many', '--manifest', 'many.json', '--exclude', 'img-00000.png'], env: env(sandbox.bach), code: 0 },
       { args: ['upload', 'many', '--dry-run', '--manifest', 'dry.json'], env: env(), code: 0 },
+      // Planned while validating: a plan event per window, `more` until the last.
+      { args: ['upload', 'wide', '--batch-size', '100', '--manifest', 'wide.json'], env: env(sandbox.bach), code: 0 },
       { args: ['upload', 'clip.mp4', '--provider', 'hybrid', '--manifest', 'video.json'], env: env(sandbox.url), code: 0 },
       { args: ['upload', 'few', '--exclude', 'fake.png', '--manifest', 'faulty.json', '--max-retries', '1'], env: env(faulty.bach), code: 4 },
       { args: ['upload', 'few', '--exclude', 'fake.png', '--manifest', 'auth.json'], env: env(sandbox.bach, 'wrong-token'), code: 5 },
@@ -58,11 +61,13 @@ describe('--json events and their schema', () => {
         const ok = validate(event);
         expect(ok, `${run.args.join(' ')}: ${line.slice(0, 400)}\n${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true);
         seen.add(event.type);
+        if (event.type === 'plan' && event.more) seen.add('plan.more');
         count++;
       }
     }
     const documented = schema.oneOf.map((e: { properties: { type: { const: string } } }) => e.properties.type.const).sort();
-    expect([...seen].sort()).toEqual(documented);
+    expect([...seen].filter((t) => t !== 'plan.more').sort()).toEqual(documented);
+    expect(seen.has('plan.more')).toBe(true);
     expect(count).toBeGreaterThan(200);
     await rm(join(dir, 'dl'), { recursive: true, force: true });
   }, 180_000);

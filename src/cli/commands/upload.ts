@@ -279,7 +279,7 @@ async function uploadCommand(paths: string[], flags: UploadFlags & Record<string
 
     const emit = (e: BatchupEvent) => {
       if (e.type === 'summary') lastSummary = e.summary;
-      if (e.type === 'plan') stats.plannedFiles = e.batches.reduce((n, b) => n + b.files, 0);
+      if (e.type === 'plan') stats.plannedFiles += e.batches.reduce((n, b) => n + b.files, 0);
       if ((e.type === 'batch-failed' && e.code === 'AUTH') || (e.type === 'result' && e.entry.code === 'AUTH')) {
         stats.authFailures++;
       }

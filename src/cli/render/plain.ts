@@ -49,6 +49,8 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
         },
       ];
     case 'plan': {
+      // The last plan of a run planned as it validated may add nothing: the summary says what was sent.
+      if (!e.dryRun && !e.batches.length) return [];
       const files = e.batches.reduce((n, b) => n + b.files, 0);
       const bytes = e.batches.reduce((n, b) => n + b.bytes, 0);
       const modes = new Map<string, number>();
@@ -58,7 +60,8 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
         `plan: ${e.batches.length} ${e.batches.length === 1 ? 'batch' : 'batches'}` +
         (modeText ? ` (${modeText})` : '') +
         `, ${files} ${files === 1 ? 'file' : 'files'}, ${formatBytes(bytes)}, provider ${e.provider}` +
-        (e.dryRun ? ' (dry run)' : '');
+        (e.dryRun ? ' (dry run)' : '') +
+        (e.more ? `; ${e.more.files} more ${e.more.files === 1 ? 'input' : 'inputs'} being validated` : '');
       const lines: EventLine[] = [{ level: e.dryRun ? 'normal' : 'verbose', text: head }];
       // A dry run lists its first batches; a plan of hundreds is summed up (--verbose and --json give every one).
       for (const [i, b] of e.batches.entries()) {
@@ -286,7 +289,7 @@ export class PlainRenderer implements Renderer {
     this.#line(
       formatSummary(summary, {
         plannedFiles: this.stats.plannedFiles,
-        plannedBatches: this.stats.plannedBatches.length,
+        plannedBatches: this.stats.plannedBatches,
         plannedBytes: this.stats.plannedBytes,
         plannedImages: this.stats.plannedImages,
       }),

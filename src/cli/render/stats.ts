@@ -2,7 +2,7 @@
  * The stats object every human renderer reads from (rclone style): events update it, a timer
  * pulls a snapshot from it. Pure — no I/O, no clock of its own.
  */
-import type { BatchupEvent, PlannedBatch, UploadMode } from '../../core/events.js';
+import type { BatchupEvent, UploadMode } from '../../core/events.js';
 import type { EntryStatus } from '../../core/manifest.js';
 
 export type BatchState = 'planned' | 'uploading' | 'submitted' | 'polling' | 'done' | 'failed';
@@ -32,10 +32,12 @@ export class Stats {
   provider?: string;
   dryRun = false;
   planned = false;
-  plannedBatches: PlannedBatch[] = [];
+  plannedBatches = 0;
   plannedFiles = 0;
   plannedImages = 0;
   plannedBytes = 0;
+  /** Inputs still being validated while the run plans as it goes (their size on disk). */
+  unplanned = { files: 0, bytes: 0 };
   retries = 0;
   manifestPath?: string;
   readonly batches = new Map<string, BatchStats>();
@@ -86,10 +88,12 @@ export class Stats {
         this.planned = true;
         this.provider = e.provider;
         this.dryRun = e.dryRun;
-        this.plannedBatches = e.batches;
-        this.plannedFiles = e.batches.reduce((n, b) => n + b.files, 0);
-        this.plannedImages = e.batches.reduce((n, b) => n + (b.images || b.files), 0);
-        this.plannedBytes = e.batches.reduce((n, b) => n + b.bytes, 0);
+        // A run that plans as it validates sends a plan per window: they add up.
+        this.plannedBatches += e.batches.length;
+        this.plannedFiles += e.batches.reduce((n, b) => n + b.files, 0);
+        this.plannedImages += e.batches.reduce((n, b) => n + (b.images || b.files), 0);
+        this.plannedBytes += e.batches.reduce((n, b) => n + b.bytes, 0);
+        this.unplanned = e.more ?? { files: 0, bytes: 0 };
         for (const b of e.batches) {
           if (!this.batches.has(b.batchId)) this.batches.set(b.batchId, newBatch(b.batchId, b.files, b.bytes, b.mode));
         }
@@ -169,11 +173,11 @@ export class Stats {
   /** Rejected + skipped (known before the plan) + every image the plan will yield. */
   get filesTotal(): number {
     const early = this.count('rejected') + this.count('skipped');
-    return Math.max(this.filesDone, early + this.plannedImages, this.candidates);
+    return Math.max(this.filesDone, early + this.plannedImages + this.unplanned.files, this.candidates);
   }
 
   get bytesTotal(): number {
-    return this.plannedBytes;
+    return this.plannedBytes + this.unplanned.bytes;
   }
 
   /** Bytes sent by this run, as measured by the files' progress (what the server already had is not counted). */

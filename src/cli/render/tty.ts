@@ -161,7 +161,7 @@ export class TtyRenderer implements Renderer {
     this.close();
     const line = formatSummary(summary, {
       plannedFiles: this.stats.plannedFiles,
-      plannedBatches: this.stats.plannedBatches.length,
+      plannedBatches: this.stats.plannedBatches,
       plannedBytes: this.stats.plannedBytes,
       plannedImages: this.stats.plannedImages,
     });

@@ -5,7 +5,7 @@
  */
 import type { ProviderModule } from '../../core/provider.js';
 import { bachCredentials } from './auth.js';
-import { BACH_DEFAULT_ENDPOINT } from './contract.js';
+import { BACH_DEFAULT_ENDPOINT, LIMITS } from './contract.js';
 import { planBach } from './plan.js';
 import { bachPolicy } from './policy.js';
 import { openBachRun } from './run.js';
@@ -16,7 +16,7 @@ export const bach: ProviderModule<Record<string, never>> = {
   defaultEndpoint: BACH_DEFAULT_ENDPOINT,
   sandboxPath: '/api/vdr',
   policy: bachPolicy,
-  capabilities: { inputs: ['file', 'url'], modes: ['sync', 'async'] },
+  capabilities: { inputs: ['file', 'url'], modes: ['sync', 'async'], batchLimit: LIMITS.maxFiles },
   flags: [],
   options: () => ({}),
   credentials: bachCredentials,

@@ -18,7 +18,8 @@ export function planBach(req: PlanRequest): BatchPlan[] {
   const imageCount = images.length + zips.reduce((n, z) => n + imagesOf(z), 0);
 
   const groups: { mode: 'sync' | 'async'; reason: string; items: Item[] }[] = [];
-  const small = imageCount < LIMITS.syncMaxImages && zips.length <= LIMITS.syncMaxZips && !urls.length;
+  // A window of a larger run (req.partial) is never small: the run as a whole is what the vendor's advice is about.
+  const small = !req.partial && imageCount < LIMITS.syncMaxImages && zips.length <= LIMITS.syncMaxZips && !urls.length;
 
   if (req.mode === 'auto' && small) {
     const all = [...images, ...zips];

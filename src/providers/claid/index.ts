@@ -8,7 +8,7 @@
 import { bearerToken } from '../../core/credentials.js';
 import type { ProviderModule } from '../../core/provider.js';
 import { checkUrls } from './check.js';
-import { CLAID_DEFAULT_ENDPOINT } from './contract.js';
+import { CLAID_DEFAULT_ENDPOINT, LIMITS } from './contract.js';
 import { CLAID_FLAGS, claidFingerprint, claidOptions, type ClaidOptions } from './options.js';
 import { planClaid } from './plan.js';
 import { claidPolicy } from './policy.js';
@@ -20,7 +20,7 @@ export const claid: ProviderModule<ClaidOptions> = {
   defaultEndpoint: CLAID_DEFAULT_ENDPOINT,
   sandboxPath: '',
   policy: claidPolicy,
-  capabilities: { inputs: ['file', 'url', 'storage'], modes: [], rateLimitHeaders: true },
+  capabilities: { inputs: ['file', 'url', 'storage'], modes: [], rateLimitHeaders: true, batchLimit: LIMITS.maxUrlsPerBatch },
   flags: CLAID_FLAGS,
   options: (values) => claidOptions(values),
   fingerprint: claidFingerprint,

@@ -6,7 +6,7 @@
  */
 import { bearerToken } from '../../core/credentials.js';
 import type { ProviderModule } from '../../core/provider.js';
-import { HYBRID_DEFAULT_ENDPOINT } from './contract.js';
+import { HYBRID_DEFAULT_ENDPOINT, LIMITS } from './contract.js';
 import { hybridOptions, type HybridOptions } from './options.js';
 import { planHybrid } from './plan.js';
 import { hybridPolicy } from './policy.js';
@@ -18,7 +18,7 @@ export const hybrid: ProviderModule<HybridOptions> = {
   defaultEndpoint: HYBRID_DEFAULT_ENDPOINT,
   sandboxPath: '',
   policy: hybridPolicy,
-  capabilities: { inputs: ['file'], modes: [] },
+  capabilities: { inputs: ['file'], modes: [], batchLimit: LIMITS.maxFilesPerInit },
   flags: [{ flags: '--channel-id <id>', description: 'channel the videos go to (hybrid channel_id)', key: 'channelId', env: 'BATCHUP_HYBRID_CHANNEL_ID' }],
   options: hybridOptions,
   fingerprint: (o) => (o.channelId ? `channel=${o.channelId}` : ''),
