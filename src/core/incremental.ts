@@ -14,8 +14,9 @@ import type { ManifestEntry } from './manifest.js';
 import { DEFAULTS } from './options.js';
 import type { Candidate } from './types.js';
 
+/** A skip says how many entries the input has (the journal holds them; decoded only when shown). */
 export type Decision =
-  | { skip: true; entries: ManifestEntry[]; rehashed?: { sha256: string } }
+  | { skip: true; entries: number; rehashed?: { sha256: string } }
   | { skip: false; reason: 'new' | 'changed' | 'expiring' | 'not-uploaded' | 'forced' | 'params-changed' };
 
 export interface DecideOptions {
@@ -31,17 +32,16 @@ export interface DecideOptions {
 export async function decide(c: Candidate, state: JournalState, o: DecideOptions): Promise<Decision> {
   const d = decideByStat(c, state, o);
   if (d !== 'hash') return d;
-  const fp = state.fingerprint(c.source)!;
-  const carried = state.entries(c.source)!.map((e) => ({ ...e, status: 'skipped' as const }));
+  const r = state.inputs.get(c.source)!;
   const sha256 = await (o.hashFile ?? sha256File)(c.path!);
-  if (sha256 !== fp.sha256) return { skip: false, reason: 'changed' };
-  return { skip: true, entries: carried.map((e) => ({ ...e, mtimeMs: c.mtimeMs })), rehashed: { sha256 } };
+  if (sha256 !== r.sha256) return { skip: false, reason: 'changed' };
+  return { skip: true, entries: entryCount(r), rehashed: { sha256 } };
 }
 
 /**
- * The decision when a stat is enough (no read, no promise: a rerun over 100,000 unchanged files
- * decides each in microseconds); `'hash'` when only the content can tell (the mtime moved).
- * Skipped entries say `skipped`.
+ * The decision when a stat is enough (no read, no promise, no entry decoded: a rerun over
+ * 100,000 unchanged files decides each in microseconds); `'hash'` when only the content can tell
+ * (the mtime moved).
  */
 export function decideByStat(c: Candidate, state: JournalState, o: DecideOptions): Decision | 'hash' {
   const r = state.inputs.get(c.source);
@@ -53,10 +53,10 @@ export function decideByStat(c: Candidate, state: JournalState, o: DecideOptions
   if (v.expiry - o.now < (o.refreshBeforeMs ?? v.window)) return { skip: false, reason: 'expiring' };
   if (c.kind === 'file' && (r.size !== c.size || r.size < 0)) return { skip: false, reason: 'changed' };
   if (c.kind === 'file' && r.mtimeMs !== c.mtimeMs) return 'hash';
-  const entries = entriesOf(c.source, r)!;
-  for (const e of entries) e.status = 'skipped';
-  return { skip: true, entries };
+  return { skip: true, entries: entryCount(r) };
 }
+
+const entryCount = (r: InputRecord) => (Array.isArray(r.diff) ? r.diff.length : 1);
 
 /** What an input's entries say for a rerun: all uploaded (or skipped), the earliest expiry, the refresh window. */
 interface Verdict {

@@ -114,7 +114,7 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
     if (d.rehashed) journal?.append({ t: 'file', source: c.source, size: c.size!, mtimeMs: c.mtimeMs!, sha256: d.rehashed.sha256 });
     results.skipped(c.order, c.source, d.entries, d.rehashed ? c.mtimeMs : undefined);
     emit({ type: 'skip', source: c.source, reason: d.rehashed ? REHASHED : UNCHANGED });
-    for (const e of d.entries) emit({ type: 'result', entry: e });
+    if (!opts.quietSkips) for (const e of results.get(c.order)!) emit({ type: 'result', entry: e });
     return true;
   };
   const skipIfDone = async (c: Candidate): Promise<boolean> => skipped(c, await decide(c, state, decideOpts));

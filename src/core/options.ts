@@ -61,6 +61,12 @@ export interface UploadOptions {
   refreshBeforeMs?: number;
   /** Drop inputs that are gone from the manifest and journal (--prune). */
   prune?: boolean;
+  /**
+   * A skipped input is one `skip` event, without a `result` event for each of its entries: for a
+   * caller that shows none of them (a nightly rerun of 100,000 unchanged files decodes no entry
+   * for its events).
+   */
+  quietSkips?: boolean;
   /** Stop gracefully after this long, like Ctrl-C (--max-duration, for cron). */
   maxDurationMs?: number;
   /** Save every output into this folder once done (--download). */

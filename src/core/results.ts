@@ -31,27 +31,29 @@ export class RunResults {
 
   /** Entries of the run's own. */
   set(order: number, entries: ManifestEntry[]): void {
-    this.replace(order, entries, entries);
+    this.replace(order, entries, (counts) => count(counts, entries));
   }
 
-  /** Skipped: done earlier, the entries as the journal has them (`entries`: those, for the counts). */
-  skipped(order: number, source: string, entries: readonly ManifestEntry[], mtimeMs?: number): void {
-    this.replace(order, mtimeMs === undefined ? { source, skipped: true } : { source, skipped: true, mtimeMs }, entries, 'skipped');
+  /** Skipped: done earlier, its `entries` (how many) as the journal has them. */
+  skipped(order: number, source: string, entries: number, mtimeMs?: number): void {
+    this.replace(order, mtimeMs === undefined ? { source, skipped: true } : { source, skipped: true, mtimeMs }, (counts) => {
+      counts.skipped += entries;
+    });
   }
 
   /** Just recorded in the journal: `entries` as recorded (for the counts). */
   recorded(order: number, source: string, entries: readonly ManifestEntry[]): void {
-    this.replace(order, entries.length ? source : [], entries);
+    this.replace(order, entries.length ? source : [], (counts) => count(counts, entries));
   }
 
   private slot(order: number): Slot | undefined {
     return isDense(order) ? this.dense[order] : this.sparse.get(order);
   }
 
-  private replace(order: number, slot: Slot, entries: readonly ManifestEntry[], as?: EntryStatus): void {
+  private replace(order: number, slot: Slot, add: (counts: Counts) => void): void {
     const old = this.slot(order);
     if (old !== undefined) for (const e of this.decode(old)) this.counts[e.status]--;
-    for (const e of entries) this.counts[as ?? e.status]++;
+    add(this.counts);
     if (isDense(order)) {
       // Holes up to it first, so the array stays packed.
       while (this.dense.length < order) this.dense.push(undefined);
@@ -105,6 +107,10 @@ export class RunResults {
     }
     return list;
   }
+}
+
+function count(counts: Counts, entries: readonly ManifestEntry[]): void {
+  for (const e of entries) counts[e.status]++;
 }
 
 /** An input's own order (a whole number from 0): kept in the dense array. */

@@ -82,6 +82,16 @@ describe('URL refresh and inputs that are gone', () => {
     const at = (days: number) => ({ BATCHUP_NOW: String(Date.now() + days * DAY) });
     const r20 = await cli(['upload', join(dir, 'a'), '--manifest', m], { env: env(at(20)) });
     expect(r20.stderr).toMatch(/uploaded 0, skipped 4/);
+    // --json still gives each skipped input a `skip` event and a `result` per entry, as the
+    // manifest has it (without --json or --verbose core decodes no entry for its events).
+    const json = await cli(['upload', join(dir, 'a'), '--manifest', m, '--json'], { env: env(at(20)) });
+    const events = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const entries = (await readJson(m)).entries;
+    expect(events.filter((e: any) => e.type === 'skip').map((e: any) => e.source)).toEqual(entries.map((e: any) => e.source));
+    expect(events.filter((e: any) => e.type === 'result').map((e: any) => e.entry)).toEqual(entries);
     const r21 = await cli(['upload', join(dir, 'a'), '--manifest', m, '--refresh-before', '10d'], { env: env(at(21)) });
     expect(r21.stderr).toMatch(/uploaded 4, skipped 0/);
     const after = (await readJson(m)).entries;

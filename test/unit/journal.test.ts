@@ -234,7 +234,7 @@ describe('incremental decisions', () => {
   it('same size and mtime: skipped on a stat alone', async () => {
     const d = await decide(cand(), withFile(), { ...base, hashFile: noRead });
     expect(d.skip).toBe(true);
-    if (d.skip) expect(d.entries[0]!.status).toBe('skipped');
+    if (d.skip) expect(d.entries).toBe(1); // how many entries it has (the journal holds them)
   });
 
   it('mtime moved: hashed, skipped when the content is the same, uploaded when not', async () => {

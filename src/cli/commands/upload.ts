@@ -262,6 +262,8 @@ async function uploadCommand(paths: string[], flags: UploadFlags & Record<string
       force: flags.force,
       refreshBeforeMs,
       prune: flags.prune,
+      // Only --json and --verbose show the entries of skipped inputs (and the log file, when verbose).
+      quietSkips: renderer.kind !== 'json' && !flags.verbose,
       maxDurationMs,
       maxMemory,
       timeoutMs,
