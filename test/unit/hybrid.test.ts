@@ -330,7 +330,10 @@ describe('adapter: resume', () => {
       expect(atStop).toBeGreaterThan(size * 0.35);
       expect([...kv.values()][0]).toMatchObject({ isChunked: true, totalChunks: 33, chunkSize: LIMITS.chunkSize });
 
-      // 2. The same file again: verify, then only the missing chunks.
+      // 2. The same file again, as a new process would once the first one's connections closed:
+      // the server has finished with the cut-off parts (else it answers 409, part busy — a retry
+      // with this test's 5 ms backoff could still find one busy on a loaded machine).
+      await waitFor(() => sb.stats().handling === 0, 'the interrupted parts released');
       const ctx2 = mkCtx();
       const [second] = await hybrid.open(ctx2).runBatch(batch!);
       expect(second!.status, second!.error).toBe('uploaded');
