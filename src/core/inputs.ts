@@ -157,9 +157,9 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   for (const i of toValidate) leftBytes += candidates.at(i).size ?? 0;
   const validated = async function* (): AsyncGenerator<Item> {
     for await (const out of mapOrdered(toValidate, VALIDATE_CONCURRENCY, (i) => validateOne(candidates.at(i)))) {
-      for (const it of out.items) yield it;
       leftFiles--;
       leftBytes -= out.size;
+      for (const it of out.items) yield it;
     }
     if (provider.expand) findGone();
   };

@@ -52,6 +52,7 @@ describe('--json events and their schema', () => {
       { args: ['render', join(ROOT, 'fixtures', 'blurb', 'promo.json'), '--sandbox', '--manifest', 'render.json'], env: env(), code: 0 },
     ];
     const seen = new Set<string>();
+    const widePlans: { batches: { files: number }[]; more?: { files: number; bytes: number } }[] = [];
     let count = 0;
     for (const run of runs) {
       const r = await cli([...run.args, '--json'], { cwd: dir, env: run.env });
@@ -62,12 +63,19 @@ describe('--json events and their schema', () => {
         expect(ok, `${run.args.join(' ')}: ${line.slice(0, 400)}\n${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true);
         seen.add(event.type);
         if (event.type === 'plan' && event.more) seen.add('plan.more');
+        if (event.type === 'plan' && run.args[1] === 'wide') widePlans.push(event);
         count++;
       }
     }
     const documented = schema.oneOf.map((e: { properties: { type: { const: string } } }) => e.properties.type.const).sort();
     expect([...seen].filter((t) => t !== 'plan.more').sort()).toEqual(documented);
     expect(seen.has('plan.more')).toBe(true);
+    // 300 inputs, batches of 100, windows of 200: two batches, then the last with nothing more to validate.
+    expect(widePlans.map((p) => [p.batches.map((b) => b.files), p.more?.files])).toEqual([
+      [[100, 100], 100],
+      [[100], undefined],
+    ]);
+    expect(widePlans[0]!.more!.bytes).toBeGreaterThan(0);
     expect(count).toBeGreaterThan(200);
     await rm(join(dir, 'dl'), { recursive: true, force: true });
   }, 180_000);
