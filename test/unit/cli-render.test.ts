@@ -4,7 +4,7 @@ import { addSecret } from '../../src/cli/redact.js';
 import { createRenderer, pickRendererKind } from '../../src/cli/render/index.js';
 import { formatBytes, formatDuration, formatSummary, truncateMiddle } from '../../src/cli/render/format.js';
 import { JsonRenderer } from '../../src/cli/render/json.js';
-import { PlainRenderer, progressLine } from '../../src/cli/render/plain.js';
+import { PlainRenderer, describeEvent, progressLine } from '../../src/cli/render/plain.js';
 import { Stats } from '../../src/cli/render/stats.js';
 import { wrapLine } from '../../src/cli/render/frame.js';
 
@@ -124,6 +124,17 @@ describe('Stats', () => {
     expect(s.filesDone).toBe(2);
     expect(s.batchesInFlight).toBe(0);
     expect(progressLine(s)).toBe('progress: 2/4 files, 300 B/400 B, 0 batches in flight');
+  });
+
+  it('a run with no file content to send (URLs, render specs) shows no byte counts, and its batches are submitted, not uploaded', () => {
+    const s = new Stats();
+    s.update({ type: 'plan', provider: 'blurb', dryRun: false, batches: [{ ...batch('r1', 1, 0), mode: 'render' }] });
+    s.update({ type: 'batch-start', batchId: 'r1', mode: 'render', files: 1, bytes: 0 });
+    expect(progressLine(s)).toBe('progress: 0/1 files, 1 batch in flight');
+    const lines = describeEvent({ type: 'batch-start', batchId: 'r1', mode: 'render', files: 1, bytes: 0 }, (_c, t) => t, new Set());
+    expect(lines.map((l) => l.text)).toEqual(['batch r1: submitting 1 input (render, no file content to upload)']);
+    const files = describeEvent({ type: 'batch-start', batchId: 'b1', mode: 'async', files: 2, bytes: 2048 }, (_c, t) => t, new Set());
+    expect(files.map((l) => l.text)).toEqual(['batch b1: uploading 2 files (2.0 kB, async)']);
   });
 });
 

@@ -98,7 +98,8 @@ function overall(stats: Stats, width: number, now: number, rates: Rates, tick: n
   const upRate = rates.rate('\0upload', sent, now);
   const serverEta = maxServerEta(stats, now, rates);
   const frac = total > 0 ? sent / total : files > 0 ? done / files : 0;
-  const head = `${glyph} ${done}/${files} files${SEP}${formatBytes(sent)}/${formatBytes(total)}${processed.total ? `${SEP}${processed.done}/${processed.total} processed` : ''}`;
+  const bytes = total > 0 ? `${SEP}${formatBytes(sent)}/${formatBytes(total)}` : ''; // none to send: URLs, render specs
+  const head = `${glyph} ${done}/${files} files${bytes}${processed.total ? `${SEP}${processed.done}/${processed.total} processed` : ''}`;
   return packParts(
     [
       head,

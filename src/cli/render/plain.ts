@@ -90,7 +90,10 @@ export function describeEvent(e: BatchupEvent, paint: Paint, seen: Set<string>):
           level: 'verbose',
           text: e.resumed
             ? `batch ${e.batchId}: resuming ${e.files} ${e.files === 1 ? 'file' : 'files'} (${e.mode}): asking the server what it already has`
-            : `batch ${e.batchId}: uploading ${e.files} ${e.files === 1 ? 'file' : 'files'} (${formatBytes(e.bytes)}, ${e.mode})`,
+            : e.bytes > 0
+              ? `batch ${e.batchId}: uploading ${e.files} ${e.files === 1 ? 'file' : 'files'} (${formatBytes(e.bytes)}, ${e.mode})`
+              : // URLs, render specs: the server fetches or makes what it needs; no file content leaves here.
+                `batch ${e.batchId}: submitting ${e.files} ${e.files === 1 ? 'input' : 'inputs'} (${e.mode}, no file content to upload)`,
         },
       ];
     case 'file-progress':
@@ -200,7 +203,8 @@ export function shouldPrint(level: LineLevel, opts: Pick<RenderOptions, 'quiet' 
 export function progressLine(stats: Stats): string {
   let line =
     `progress: ${stats.filesDone}/${stats.filesTotal} files, ` +
-    `${formatBytes(stats.bytesSent)}/${formatBytes(stats.bytesTotal)}, ` +
+    // A run with no file content to send (URLs, render specs) shows no byte counts.
+    (stats.bytesTotal > 0 ? `${formatBytes(stats.bytesSent)}/${formatBytes(stats.bytesTotal)}, ` : '') +
     `${stats.batchesInFlight} ${stats.batchesInFlight === 1 ? 'batch' : 'batches'} in flight`;
   const polling = stats.pollingBatches;
   if (polling.length > 0) {
