@@ -1,14 +1,14 @@
 /**
  * Working with manifests after the run: merging the manifests of shards (--shard K/N) into one,
  * and the views `batchup manifest show` and `urls` print. Pure functions over parsed manifests,
- * except `stampShard` and `loadManifests` (files).
+ * except `loadManifests` (files).
  *
  * Merging is strict: it refuses (every conflict listed) manifests of different providers,
  * endpoints or manifest versions, the same source with different outcomes or URLs, and — when
  * the manifests say which shard they are — a shard given twice, shards of different totals, or
  * a shard missing. Silent "last one wins" would hide a broken matrix job.
  */
-import { readManifest, writeJsonAtomic, MANIFEST_VERSION, type Manifest, type ManifestEntry, type RunSummary } from './manifest.js';
+import { readManifest, MANIFEST_VERSION, type Manifest, type ManifestEntry, type RunSummary } from './manifest.js';
 import type { Shard } from './shard.js';
 
 export interface LoadedManifest {
@@ -28,12 +28,6 @@ export async function loadManifests(paths: readonly string[]): Promise<{ loaded:
     }
   }
   return { loaded, problems };
-}
-
-/** Record which shard a manifest is (its final write), so a merge can tell a missing shard. */
-export async function stampShard(path: string, shard: Shard): Promise<void> {
-  const m = await readManifest(path);
-  await writeJsonAtomic(path, { ...m, shard: { index: shard.index, total: shard.total } });
 }
 
 const KNOWN = new Set(['version', 'tool', 'provider', 'endpoint', 'createdAt', 'updatedAt', 'summary', 'entries', 'shard', 'merged']);

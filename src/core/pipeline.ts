@@ -135,6 +135,8 @@ export async function runUpload<O>(
         createdAt,
         updatedAt: new Date(now()).toISOString(),
         summary: s,
+        // Which shard this is, in every write (a merge tells a missing shard by it).
+        ...(opts.shard ? { shard: { index: opts.shard.index, total: opts.shard.total } } : {}),
         ...extra,
       };
       await writeManifestStream(manifestPath, head, all());

@@ -7,7 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cleanEnv, cli, readJson, serve, tempDir, type ServeHandle } from '../helpers/cli.js';
+import { execa } from 'execa';
+import { BIN, cleanEnv, cli, readJson, serve, tempDir, type ServeHandle } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 import { writePngs } from '../../src/devtools/generate.js';
 
 const TOKEN = 'tok-shards-5e1f';
@@ -105,5 +107,17 @@ describe('--shard K/N and manifest merge', () => {
     const missing = await cli(['manifest', 'merge', 'a.json', 'nope.json'], { cwd: d });
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toContain('nope.json: no such file');
+  });
+
+  it('every write of a shard manifest says which shard it is: one killed after its first batch still names its shard', async () => {
+    const env = cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: reference.bach });
+    const args = ['upload', 'media', '--shard', '2/8', '--manifest', 'killed.json', '--batch-size', '20', '--concurrency', '1', '--quiet'];
+    const run = execa('node', [BIN, ...args], { cwd: dir, env, extendEnv: false, reject: false });
+    await waitFor(async () => (await readJson(join(dir, 'killed.json')).catch(() => undefined))?.summary?.uploaded > 0, 'a first batch in the manifest');
+    run.kill('SIGKILL');
+    await run;
+    const m = await readJson(join(dir, 'killed.json'));
+    expect(m.shard).toEqual({ index: 2, total: 8 });
+    expect(m.entries.length).toBeLessThan(FILES / 8);
   });
 });

@@ -28,7 +28,6 @@ import { addSecret } from '../redact.js';
 import { createRenderer, type Renderer } from '../render/index.js';
 import { RunOutputs } from '../run-outputs.js';
 import { type RunExtras, type RunFlags, nothingToDo, runFlagsFrom, shardManifestPath } from '../run-flags.js';
-import { stampShard } from '../../core/manifest-tools.js';
 import { shardLabel } from '../../core/shard.js';
 
 export interface UploadFlags extends RunFlags {
@@ -122,16 +121,14 @@ export function sandboxEndpoint(provider: Pick<AnyProvider, 'sandboxPath'>, orig
   return origin.replace(/\/+$/, '') + provider.sandboxPath;
 }
 
-/** What the run left for after its exit code is known (the log's last line, the step summary, the manifest's shard). */
+/** What the run left for after its exit code is known (the log's last line, the step summary). */
 interface After {
   outputs?: RunOutputs;
-  stamp?: () => Promise<void>;
 }
 
 export async function runUploadCommand(paths: string[], flags: UploadFlags & Record<string, unknown>, ctx: CliContext): Promise<number> {
   const after: After = {};
   const code = await uploadCommand(paths, flags, ctx, after);
-  await after.stamp?.().catch(() => {});
   after.outputs?.end(code);
   return code;
 }
@@ -276,8 +273,6 @@ async function uploadCommand(paths: string[], flags: UploadFlags & Record<string
       shard: extras.shard,
       bandwidth: extras.bandwidth,
     };
-    const shard = extras.shard;
-    if (shard && !dryRun) after.stamp = () => stampShard(opts.manifestPath, shard);
 
     const emit = (e: BatchupEvent) => {
       if (e.type === 'summary') lastSummary = e.summary;
