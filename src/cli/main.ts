@@ -2,9 +2,9 @@
  * The CLI entry: builds the commander program, loads each command lazily, maps every error to an
  * exit code (src/cli/exit-codes.ts) and returns it — bin/batchup.js sets process.exitCode.
  *
- * The only process.exit in the code base is the second-Ctrl-C path below: the first SIGINT/SIGTERM
- * aborts the run gracefully (in-flight work stops, the manifest is written), a second one exits at
- * once with the interrupted code.
+ * The only process.exit in the code base (besides bin/batchup.js's, once the event loop is empty)
+ * is the second-Ctrl-C path below: the first SIGINT/SIGTERM aborts the run gracefully (in-flight
+ * work stops, the manifest is written), a second one exits at once with the interrupted code.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
