@@ -30,4 +30,7 @@ for (const stream of [process.stdout, process.stderr]) {
 
 main(process.argv).then((code) => {
   process.exitCode = code;
+  // 'beforeExit' comes only once nothing is left to do (every write flushed, every file closed):
+  // exiting then skips Node's teardown of the environment and the heap, ~10 ms of every run.
+  process.once('beforeExit', () => process.exit());
 });

@@ -2,9 +2,9 @@
  * The CLI entry: builds the commander program, loads each command lazily, maps every error to an
  * exit code (src/cli/exit-codes.ts) and returns it — bin/batchup.js sets process.exitCode.
  *
- * The only process.exit in the code base is the second-Ctrl-C path below: the first SIGINT/SIGTERM
- * aborts the run gracefully (in-flight work stops, the manifest is written), a second one exits at
- * once with the interrupted code.
+ * The only process.exit in the code base (besides bin/batchup.js's, once the event loop is empty)
+ * is the second-Ctrl-C path below: the first SIGINT/SIGTERM aborts the run gracefully (in-flight
+ * work stops, the manifest is written), a second one exits at once with the interrupted code.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
@@ -17,7 +17,7 @@ import { addManifestCommand } from './commands/manifest-program.js';
 import { addRequestAndOutputFlags, addRunFlags } from './run-flags.js';
 import { collect, examples, optionOf } from './flags.js';
 import { redact } from './redact.js';
-import type { AnyProvider, FlagSpec } from '../core/provider.js';
+import type { AnyProvider, FlagSpec, ProviderDeclaration } from '../core/provider.js';
 import type { CliContext, CliIO } from './context.js';
 
 export type { CliContext, CliIO };
@@ -86,16 +86,12 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     };
   };
 
-  // The provider modules declare upload flags and management commands; `serve`, `config` and `manifest` need
-  // none of them, so they start without loading the providers.
-  const command = argv.slice(2).find((a) => !a.startsWith('-'));
-  const providers = command === 'serve' || command === 'config' || command === 'manifest' ? [] : (await import('../providers/registry.js')).providers();
   const program = buildProgram(ctx, {
     setExit: (code) => {
       exitCode = code;
     },
     installSignals,
-    providers,
+    ...(await providersFor(argv)),
   });
 
   try {
@@ -140,12 +136,32 @@ export function reportError(err: unknown, ctx: Pick<CliContext, 'stdout' | 'stde
 interface ProgramHooks {
   setExit: (code: number) => void;
   installSignals: () => void;
-  /** The provider modules (their upload flags and management commands). */
-  providers?: readonly AnyProvider[];
+  /** What every provider declares: its name and upload flags. */
+  providers?: readonly ProviderDeclaration[];
+  /** The provider modules, for their management commands (`batches`, `runs`, …). */
+  modules?: readonly AnyProvider[];
+}
+
+/**
+ * What a command needs of the providers. Loading their modules (protocols, HTTP client,
+ * validation) costs ~50 ms: `serve`, `config`, `manifest` and `--version` need none of it,
+ * `upload` and `render` only the declarations; the providers' own commands and the help list
+ * need the modules.
+ */
+export async function providersFor(argv: string[]): Promise<Pick<ProgramHooks, 'providers' | 'modules'>> {
+  const args = argv.slice(2);
+  const command = args.find((a) => !a.startsWith('-'));
+  if (command === 'serve' || command === 'config' || command === 'manifest') return {};
+  const help = args.some((a) => a === '-h' || a === '--help');
+  if (command === undefined && !help && args.some((a) => a === '-V' || a === '--version')) return {};
+  const registry = await import('../providers/registry.js');
+  if (command === 'upload' || command === 'render') return { providers: registry.providerDeclarations() };
+  const modules = await registry.loadProviders();
+  return { providers: modules, modules };
 }
 
 /** Every provider's upload flags, merged by flag syntax, each with the providers that take it. */
-export function mergedProviderFlags(providers: readonly AnyProvider[]): (FlagSpec & { providers: string[] })[] {
+export function mergedProviderFlags(providers: readonly ProviderDeclaration[]): (FlagSpec & { providers: string[] })[] {
   const byFlags = new Map<string, FlagSpec & { providers: string[] }>();
   for (const p of providers) {
     for (const f of p.flags) {
@@ -239,7 +255,7 @@ export function buildProgram(ctx: CliContext, hooks: ProgramHooks): Command {
   addManifestCommand(program, ctx, hooks);
 
   // ----------------------------------------------- the providers' own commands (batches, runs, …)
-  addProviderCommands(program, hooks.providers ?? [], ctx, hooks);
+  addProviderCommands(program, hooks.modules ?? [], ctx, hooks);
 
   // ------------------------------------------------------------------------------------ config
   const config = program

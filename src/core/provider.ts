@@ -238,6 +238,12 @@ export interface ProviderModule<O = unknown> {
   commands?: readonly CommandGroup[];
 }
 
+/**
+ * What the command line must know of every provider before one is chosen (its flags are parsed
+ * for all of them), declared apart from the module so that knowing it loads no protocol code.
+ */
+export type ProviderDeclaration = Pick<ProviderModule, 'name' | 'summary' | 'defaultEndpoint' | 'flags'>;
+
 /** Any provider module, whatever its options type. */
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds modules of every options type
 export type AnyProvider = ProviderModule<any>;

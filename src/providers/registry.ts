@@ -1,20 +1,37 @@
-/** Providers by name. Each lives in its own folder; adding one is one line here. */
+/**
+ * Providers by name. Each lives in its own folder; adding one is one line here. The declarations
+ * (names, flags) are all the command line needs to parse an upload; a provider's module (its
+ * protocol, the HTTP client, validation…) is loaded only when it is used.
+ */
 import { usageError } from '../core/errors.js';
-import type { AnyProvider } from '../core/provider.js';
-import { aihub } from './aihub/index.js';
-import { bach } from './bach/index.js';
-import { blurb } from './blurb/index.js';
-import { claid } from './claid/index.js';
-import { hybrid } from './hybrid/index.js';
+import type { AnyProvider, ProviderDeclaration } from '../core/provider.js';
+import { aihubDeclaration } from './aihub/declaration.js';
+import { bachDeclaration } from './bach/declaration.js';
+import { blurbDeclaration } from './blurb/declaration.js';
+import { claidDeclaration } from './claid/declaration.js';
+import { hybridDeclaration } from './hybrid/declaration.js';
 
-const PROVIDERS: readonly AnyProvider[] = [bach, hybrid, aihub, claid, blurb];
+interface Entry extends ProviderDeclaration {
+  load(): Promise<AnyProvider>;
+}
 
-export const providers = (): readonly AnyProvider[] => PROVIDERS;
+const PROVIDERS: readonly Entry[] = [
+  { ...bachDeclaration, load: async () => (await import('./bach/index.js')).bach },
+  { ...hybridDeclaration, load: async () => (await import('./hybrid/index.js')).hybrid },
+  { ...aihubDeclaration, load: async () => (await import('./aihub/index.js')).aihub },
+  { ...claidDeclaration, load: async () => (await import('./claid/index.js')).claid },
+  { ...blurbDeclaration, load: async () => (await import('./blurb/index.js')).blurb },
+];
+
+export const providerDeclarations = (): readonly ProviderDeclaration[] => PROVIDERS;
 
 export const providerNames = () => PROVIDERS.map((p) => p.name);
 
-export function getProvider(name: string): AnyProvider {
+export async function loadProvider(name: string): Promise<AnyProvider> {
   const p = PROVIDERS.find((x) => x.name === name);
   if (!p) throw usageError(`unknown provider '${name}' (known: ${providerNames().join(', ')})`);
-  return p;
+  return p.load();
 }
+
+/** Every provider module (their management commands, the full help). */
+export const loadProviders = (): Promise<readonly AnyProvider[]> => Promise.all(PROVIDERS.map((p) => p.load()));

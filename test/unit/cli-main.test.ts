@@ -51,6 +51,22 @@ describe('main: commander wiring and exit codes', () => {
     expect(h.out).toContain('upload');
   });
 
+  it('each command loads what it needs of the providers: --version nothing, upload their declarations, the help their modules', async () => {
+    const { providersFor } = await import('../../src/cli/main.js');
+    const of = (...args: string[]) => providersFor(['node', 'batchup', ...args]);
+    expect(await of('--version')).toEqual({});
+    expect(await of('serve', '--port', '0')).toEqual({});
+    const upload = await of('upload', 'x', '--channel-id', 'c');
+    expect(upload.modules).toBeUndefined();
+    expect(upload.providers?.map((p) => p.name)).toContain('hybrid');
+    expect(upload.providers?.flatMap((p) => p.flags.map((f) => f.flags))).toContain('--channel-id <id>');
+    for (const args of [['--help'], ['--version', '--help'], ['batches', 'list']]) {
+      const { modules } = await of(...args);
+      expect(modules?.some((m) => m.commands?.length)).toBe(true);
+    }
+    expect((await run(['upload', 'x', '--channel-id', 'c', '--help'])).out).toContain('--channel-id');
+  });
+
   it('unknown commands and options are usage errors (2)', async () => {
     expect((await run(['frobnicate'])).code).toBe(2);
     expect((await run(['upload', 'x', '--frob'])).code).toBe(2);
@@ -148,9 +164,14 @@ describe('main: config command', () => {
 describe('help', () => {
   it('every command and subcommand ends its help with 2–4 real examples; no promise of protocols that do not exist', async () => {
     const { buildProgram } = await import('../../src/cli/main.js');
-    const { providers } = await import('../../src/providers/registry.js');
+    const modules = await (await import('../../src/providers/registry.js')).loadProviders();
     const noop = () => undefined;
-    const program = buildProgram({ json: false, verbose: false, errorShown: false } as never, { setExit: noop, installSignals: noop, providers: providers() });
+    const program = buildProgram({ json: false, verbose: false, errorShown: false } as never, {
+      setExit: noop,
+      installSignals: noop,
+      providers: modules,
+      modules,
+    });
     const walk = (c: import('commander').Command, path: string[]): [string, import('commander').Command][] => [
       [path.join(' '), c],
       ...c.commands.flatMap((sub) => walk(sub, [...path, sub.name()])),

@@ -301,11 +301,35 @@ describe('JsonRenderer (NDJSON)', () => {
     expect(err.text()).toBe('error: token refused\n');
   });
 
+  it('lines go out together once the event loop turns (or at 64 KiB), in order, and before an error or the end', async () => {
+    const writes: string[] = [];
+    const out = { write: (s: string) => writes.push(s) };
+    const r = new JsonRenderer({ stdout: out, stderr: sink() }, opts());
+    for (let i = 0; i < 3; i++) r.event({ type: 'scan', candidates: i });
+    expect(writes).toEqual([]);
+    await new Promise((res) => setImmediate(res));
+    expect(writes).toEqual([[0, 1, 2].map((i) => `{"type":"scan","candidates":${i}}\n`).join('')]);
+    const source = 'x'.repeat(1000);
+    for (let i = 0; i < 100; i++) r.event({ type: 'skip', source, reason: 'unchanged' });
+    expect(writes.length).toBe(2);
+    r.event({ type: 'scan', candidates: 9 });
+    r.error({ code: 'AUTH', message: 'no' }, 5);
+    r.event({ type: 'scan', candidates: 10 });
+    r.finish(summary());
+    const lines = writes
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.type)).toEqual(['scan', 'scan', 'scan', ...Array(100).fill('skip'), 'scan', 'error', 'scan']);
+  });
+
   it('redacts secrets, and the line stays valid JSON', () => {
     addSecret('json-secret-"with-quote"');
     const out = sink();
     const r = new JsonRenderer({ stdout: out, stderr: sink() }, opts());
     r.event({ type: 'batch-failed', batchId: 'b', error: 'bad json-secret-"with-quote"', code: 'AUTH' });
+    r.close();
     expect(out.text()).not.toContain('json-secret');
     expect(JSON.parse(out.text())).toMatchObject({ error: 'bad ***' });
   });
@@ -372,6 +396,7 @@ describe('rejections and failures always reach stderr', () => {
     r.event({ type: 'reject', rejection: { source: '/a.svg', rule: 'unsafe-svg', message: 'a.svg: has a script (unsafe-svg)' } });
     r.event({ type: 'result', entry: { source: '/b.jpg', status: 'failed', provider: 'bach', error: 'b.jpg: 500', code: 'HTTP' } });
     expect(err.text()).toBe('rejected /a.svg: has a script (unsafe-svg)\nfailed /b.jpg: 500 (HTTP)\n');
+    r.close();
     expect(
       out
         .text()

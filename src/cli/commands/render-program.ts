@@ -5,7 +5,7 @@
  * template) come from its module, so they stay in one place.
  */
 import type { Command } from 'commander';
-import type { AnyProvider } from '../../core/provider.js';
+import type { ProviderDeclaration } from '../../core/provider.js';
 import type { CliContext } from '../context.js';
 import { optionOf } from '../flags.js';
 import { addRequestAndOutputFlags, addRunFlags } from '../run-flags.js';
@@ -13,8 +13,8 @@ import { addRequestAndOutputFlags, addRunFlags } from '../run-flags.js';
 export interface RenderHooks {
   setExit: (code: number) => void;
   installSignals: () => void;
-  /** The provider modules: render is blurb's (no command when it is not among them). */
-  providers?: readonly AnyProvider[];
+  /** The providers' declarations: render is blurb's (no command when it is not among them). */
+  providers?: readonly ProviderDeclaration[];
 }
 
 export function addRenderCommand(program: Command, ctx: CliContext, hooks: RenderHooks): void {

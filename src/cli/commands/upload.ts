@@ -170,7 +170,7 @@ async function uploadCommand(paths: string[], flags: UploadFlags & Record<string
     });
     const { maxRetries, timeoutMs, maxBatchFiles, refreshBeforeMs, maxDurationMs } = checkUploadFlags(paths, flags);
     const maxMemory = flags.maxMemory === undefined ? undefined : parseByteSize(String(flags.maxMemory), '--max-memory');
-    const { providers, providerNames, getProvider } = await import('../../providers/registry.js');
+    const { providerDeclarations, providerNames, loadProvider } = await import('../../providers/registry.js');
     const settings: ResolvedSettings = await resolveSettings(
       {
         provider: flags.provider,
@@ -189,12 +189,12 @@ async function uploadCommand(paths: string[], flags: UploadFlags & Record<string
     if (!providerNames().includes(settings.provider)) {
       throw usageError(`unknown provider '${settings.provider}' (known: ${providerNames().join(', ')})`);
     }
-    const provider = getProvider(settings.provider);
+    const provider = await loadProvider(settings.provider);
     const { options: values, foreign } = providerOptionsFrom(
       flags,
       ctx.env,
       provider.flags,
-      providers().flatMap((p) => p.flags),
+      providerDeclarations().flatMap((p) => p.flags),
     );
     for (const f of foreign) renderer.warn(`${f} does not apply to provider ${settings.provider}; ignored`);
     // Every usage and configuration check happens here, before the first file is read.

@@ -235,6 +235,21 @@ export function canonicalFromFileType(ext: string): string {
   return FILE_TYPE_ALIASES[ext] ?? ext;
 }
 
+/**
+ * What file-type makes of these bytes, as a canonical format (undefined: unknown or unreadable).
+ * The package (~130 KB with its parsers) is loaded on first use: formats we check ourselves (PNG,
+ * JPEG, GIF…) never need it, and loading it cost every run ~30 ms of start-up.
+ */
+export async function fileTypeOf(head: Uint8Array): Promise<string | undefined> {
+  const { fileTypeFromBuffer } = await import('file-type');
+  try {
+    const ft = await fileTypeFromBuffer(head);
+    return ft ? canonicalFromFileType(ft.ext) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when `actual` content may carry an extension claiming `claimed`. */
 export function sameFormat(claimed: string, actual: string): boolean {
   if (claimed === actual) return true;

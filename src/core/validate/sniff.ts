@@ -5,9 +5,8 @@
  * identifies everything else (PDF, PostScript, HEIC, 7z, …). SVG is recognised by content.
  * A ZIP is also recognised by its end-of-central-directory record when the start is damaged.
  */
-import { fileTypeFromBuffer } from 'file-type';
 import { isBmp } from './bmp.js';
-import { canonicalFromFileType, ZIP_CONTAINERS } from './formats.js';
+import { fileTypeOf, ZIP_CONTAINERS } from './formats.js';
 import { isGif } from './gif.js';
 import { isIco } from './ico.js';
 import { isJpeg } from './jpeg.js';
@@ -29,15 +28,6 @@ export interface Sniffed {
 
 const EOCD = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
 const HEAD_BYTES = 64 * 1024;
-
-async function fileTypeOf(head: Buffer): Promise<string | undefined> {
-  try {
-    const ft = await fileTypeFromBuffer(head);
-    return ft ? canonicalFromFileType(ft.ext) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * @param head first bytes of the file (up to 64 KiB)

@@ -16,12 +16,10 @@
  * is collected and the most serious one wins (a size lie outranks a short stream elsewhere).
  * An archive with no image entries is `empty-zip`.
  */
-import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import yauzl from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
 import type { RejectRule, ValidationPolicy, ZipImageEntry } from '../types.js';
-import { fileTypeFromBuffer } from 'file-type';
-import { ARCHIVE_EXTENSIONS, ARCHIVE_FORMATS, canonicalFromFileType, extensionOf } from './formats.js';
+import { ARCHIVE_EXTENSIONS, ARCHIVE_FORMATS, extensionOf, fileTypeOf } from './formats.js';
 import { Problem, type ByteSource } from './source.js';
 
 export interface ZipOutcome {
@@ -59,34 +57,6 @@ const show = (name: string) => {
 };
 const mb = (n: number) => (n / (1024 * 1024)).toFixed(2);
 
-class SourceReader extends yauzl.RandomAccessReader {
-  constructor(private readonly src: ByteSource) {
-    super();
-  }
-  override _readStreamForRange(start: number, end: number): Readable {
-    const src = this.src;
-    async function* chunks() {
-      for (let p = start; p < end; ) {
-        const b = await src.read(p, Math.min(end - p, 256 * 1024));
-        if (b.length === 0) throw new Error('unexpected EOF');
-        yield b;
-        p += b.length;
-      }
-    }
-    return Readable.from(chunks(), { objectMode: false });
-  }
-  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null) => void): void {
-    this.src.read(position, length).then(
-      (b) => {
-        if (b.length < length) return callback(new Error('unexpected EOF'));
-        b.copy(buffer, offset);
-        callback(null);
-      },
-      (err: Error) => callback(err),
-    );
-  }
-}
-
 interface Finding {
   rule: RejectRule;
   detail: string;
@@ -109,26 +79,7 @@ export function classify(err: Error, entry?: string): Finding {
   return { rule: 'corrupt', detail: `${entry === undefined ? 'ZIP structure is damaged' : `${who} is damaged`} (${m})` };
 }
 
-/** Shift-JIS / CP932 lead bytes: a following 0x5C is half of a character, not a backslash. */
-const isDbcsLead = (b: number) => (b >= 0x81 && b <= 0x9f) || (b >= 0xe0 && b <= 0xfc);
-
-function decodeName(e: yauzl.Entry): { name: string; backslash: boolean } {
-  const raw = e.fileNameRaw;
-  const name = yauzl.getFileNameLowLevel(e.generalPurposeBitFlag, raw, e.extraFields, true);
-  const utf8 = (e.generalPurposeBitFlag & 0x800) !== 0;
-  const unicodeExtra = e.extraFields.some((f) => f.id === 0x7075 && f.data.length >= 6 && f.data[0] === 1 && f.data.readUInt32LE(1) === crc32(raw) >>> 0);
-  let backslash = false;
-  if (utf8 || unicodeExtra) {
-    backslash = name.includes('\\');
-  } else {
-    for (let i = 0; i < raw.length; i++) {
-      if (raw[i] === 0x5c && !(i > 0 && isDbcsLead(raw[i - 1]!))) backslash = true;
-    }
-  }
-  return { name, backslash };
-}
-
-const isSymlink = (e: yauzl.Entry) => ((e.externalFileAttributes >>> 16) & 0o170000) === 0o120000;
+const isSymlink = (e: Entry) => ((e.externalFileAttributes >>> 16) & 0o170000) === 0o120000;
 
 function junkReason(name: string): string | undefined {
   const parts = name.split('/');
@@ -137,13 +88,11 @@ function junkReason(name: string): string | undefined {
   return undefined;
 }
 
-export async function openZip(src: ByteSource): Promise<yauzl.ZipFile> {
-  return yauzl.fromRandomAccessReaderPromise(new SourceReader(src), src.size, {
-    lazyEntries: true,
-    autoClose: false,
-    decodeStrings: false,
-    validateEntrySizes: true,
-  });
+/** yauzl and our reader over it, loaded with the first archive: most runs have none. */
+const reader = () => import('./zip-reader.js');
+
+export async function openZip(src: ByteSource): Promise<ZipFile> {
+  return (await reader()).openZip(src);
 }
 
 /** When yauzl cannot read the archive, an encrypted first local header explains why. */
@@ -170,7 +119,7 @@ export async function checkZip(src: ByteSource, policy: ValidationPolicy, inspec
     throw new Problem(f.rule, f.detail);
   };
 
-  let zf: yauzl.ZipFile;
+  let zf: ZipFile;
   try {
     zf = await openZip(src);
   } catch (err) {
@@ -186,12 +135,13 @@ export async function checkZip(src: ByteSource, policy: ValidationPolicy, inspec
 
     // ---- 1. directory pass
     interface Row {
-      e: yauzl.Entry;
+      e: Entry;
       name: string;
       kind: 'dir' | 'junk' | 'image' | 'other';
       readable: boolean;
     }
     const rows: Row[] = [];
+    const { decodeName } = await reader();
     try {
       for await (const e of zf.eachEntry()) {
         const { name, backslash } = decodeName(e);
@@ -332,12 +282,9 @@ export async function checkZip(src: ByteSource, policy: ValidationPolicy, inspec
       if (r.kind === 'other') {
         let nested = false;
         if (data.length > 0) {
-          try {
-            const ft = await fileTypeFromBuffer(data.subarray(0, 4100));
-            nested = ft !== undefined && ARCHIVE_FORMATS.has(canonicalFromFileType(ft.ext));
-          } catch {
-            /* unknown content is fine for a skipped entry */
-          }
+          // Unknown content is fine for a skipped entry.
+          const ft = await fileTypeOf(data.subarray(0, 4100));
+          nested = ft !== undefined && ARCHIVE_FORMATS.has(ft);
         }
         if (nested) add('nested-zip', `entry '${show(r.name)}' is an archive inside the archive`);
         else skipped.push({ path: r.name, reason: 'not an image' });

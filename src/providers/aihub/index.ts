@@ -7,21 +7,18 @@
  */
 import { bearerToken } from '../../core/credentials.js';
 import type { ProviderModule } from '../../core/provider.js';
+import { aihubDeclaration } from './declaration.js';
 import { AIHUB_COMMANDS } from './commands.js';
-import { AIHUB_DEFAULT_ENDPOINT } from './contract.js';
-import { AIHUB_FLAGS, aihubFingerprint, aihubOptions, screenItems, type AihubOptions } from './options.js';
+import { aihubFingerprint, aihubOptions, screenItems, type AihubOptions } from './options.js';
 import { planAihub } from './plan.js';
 import { aihubPolicy } from './policy.js';
 import { openAihubRun } from './run.js';
 
 export const aihub: ProviderModule<AihubOptions> = {
-  name: 'aihub',
-  summary: 'named batches of documents and images for AI Hub apps (PUT ≤ 10 MiB, multipart sessions above, app runs)',
-  defaultEndpoint: AIHUB_DEFAULT_ENDPOINT,
+  ...aihubDeclaration,
   sandboxPath: '/api',
   policy: aihubPolicy,
   capabilities: { inputs: ['file'], modes: [] },
-  flags: AIHUB_FLAGS,
   options: aihubOptions,
   fingerprint: aihubFingerprint,
   credentials: (auth, endpoint) => bearerToken('aihub', auth, endpoint),

@@ -4,20 +4,18 @@
  * run.ts for one batch's lifecycle and plan.ts for how batches are formed.
  */
 import type { ProviderModule } from '../../core/provider.js';
+import { bachDeclaration } from './declaration.js';
 import { bachCredentials } from './auth.js';
-import { BACH_DEFAULT_ENDPOINT, LIMITS } from './contract.js';
+import { LIMITS } from './contract.js';
 import { planBach } from './plan.js';
 import { bachPolicy } from './policy.js';
 import { openBachRun } from './run.js';
 
 export const bach: ProviderModule<Record<string, never>> = {
-  name: 'bach',
-  summary: 'images and ZIPs of images → CDN URLs (sync multipart or async JSON, then status polling)',
-  defaultEndpoint: BACH_DEFAULT_ENDPOINT,
+  ...bachDeclaration,
   sandboxPath: '/api/vdr',
   policy: bachPolicy,
   capabilities: { inputs: ['file', 'url'], modes: ['sync', 'async'], batchLimit: LIMITS.maxFiles },
-  flags: [],
   options: () => ({}),
   credentials: bachCredentials,
   plan: planBach,

@@ -8,21 +8,19 @@
 import { bearerToken } from '../../core/credentials.js';
 import { batchIds, derivedBatchId, planBatch } from '../../core/plan.js';
 import type { ProviderModule } from '../../core/provider.js';
+import { blurbDeclaration } from './declaration.js';
 import { checkAssets } from './assets.js';
-import { audioPolicy, BLURB_DEFAULT_ENDPOINT } from './contract.js';
-import { BLURB_FLAGS, blurbOptions, type BlurbOptions } from './options.js';
+import { audioPolicy } from './contract.js';
+import { blurbOptions, type BlurbOptions } from './options.js';
 import { openBlurbRun } from './run.js';
 import { expandSpec, payloadOf } from './spec.js';
 
 export const blurb: ProviderModule<BlurbOptions> = {
-  name: 'blurb',
-  summary: 'music-video render batches from SPEC files (asset pre-checks, submit once, poll or webhooks, one entry per render)',
-  defaultEndpoint: BLURB_DEFAULT_ENDPOINT,
+  ...blurbDeclaration,
   sandboxPath: '',
   // Validation is the provider's own (expand): this policy is only what core asks every provider for.
   policy: audioPolicy,
   capabilities: { inputs: ['file'], modes: [] },
-  flags: BLURB_FLAGS,
   options: blurbOptions,
   credentials: (auth, endpoint) => bearerToken('blurb', auth, endpoint),
   expand: expandSpec,

@@ -7,21 +7,19 @@
  */
 import { bearerToken } from '../../core/credentials.js';
 import type { ProviderModule } from '../../core/provider.js';
+import { claidDeclaration } from './declaration.js';
 import { checkUrls } from './check.js';
-import { CLAID_DEFAULT_ENDPOINT, LIMITS } from './contract.js';
-import { CLAID_FLAGS, claidFingerprint, claidOptions, type ClaidOptions } from './options.js';
+import { LIMITS } from './contract.js';
+import { claidFingerprint, claidOptions, type ClaidOptions } from './options.js';
 import { planClaid } from './plan.js';
 import { claidPolicy } from './policy.js';
 import { openClaidRun } from './run.js';
 
 export const claid: ProviderModule<ClaidOptions> = {
-  name: 'claid',
-  summary: 'batch image edits (resize, background, restorations…): local files one sync upload each, URL lists and storage folders as batch jobs',
-  defaultEndpoint: CLAID_DEFAULT_ENDPOINT,
+  ...claidDeclaration,
   sandboxPath: '',
   policy: claidPolicy,
   capabilities: { inputs: ['file', 'url', 'storage'], modes: [], rateLimitHeaders: true, batchLimit: LIMITS.maxUrlsPerBatch },
-  flags: CLAID_FLAGS,
   options: (values) => claidOptions(values),
   fingerprint: claidFingerprint,
   credentials: (auth, endpoint) => bearerToken('claid', auth, endpoint),

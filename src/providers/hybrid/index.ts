@@ -6,20 +6,18 @@
  */
 import { bearerToken } from '../../core/credentials.js';
 import type { ProviderModule } from '../../core/provider.js';
-import { HYBRID_DEFAULT_ENDPOINT, LIMITS } from './contract.js';
+import { LIMITS } from './contract.js';
+import { hybridDeclaration } from './declaration.js';
 import { hybridOptions, type HybridOptions } from './options.js';
 import { planHybrid } from './plan.js';
 import { hybridPolicy } from './policy.js';
 import { openHybridRun } from './run.js';
 
 export const hybrid: ProviderModule<HybridOptions> = {
-  name: 'hybrid',
-  summary: 'large videos → video records (one presigned PUT ≤ 150 MiB, 5 MiB chunks above, complete)',
-  defaultEndpoint: HYBRID_DEFAULT_ENDPOINT,
+  ...hybridDeclaration,
   sandboxPath: '',
   policy: hybridPolicy,
   capabilities: { inputs: ['file'], modes: [], batchLimit: LIMITS.maxFilesPerInit },
-  flags: [{ flags: '--channel-id <id>', description: 'channel the videos go to (hybrid channel_id)', key: 'channelId', env: 'BATCHUP_HYBRID_CHANNEL_ID' }],
   options: hybridOptions,
   fingerprint: (o) => (o.channelId ? `channel=${o.channelId}` : ''),
   credentials: (auth, endpoint) => bearerToken('hybrid', auth, endpoint),
