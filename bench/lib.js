@@ -2,7 +2,7 @@
 // sample client from the seed document at run time (it is never stored in this repository).
 import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,9 +11,14 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = join(ROOT, 'bin', 'batchup.js');
 export const SHARED = process.env.BATCHUP_SHARED ?? resolve(ROOT, '..', 'shared');
 
+/** A temp folder, removed when the benchmark's process exits (however it ends but a kill). */
 export function tmp(prefix) {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (!made.length) process.on('exit', () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  made.push(dir);
+  return dir;
 }
+const made = [];
 
 export async function startServe(args = []) {
   const data = tmp('batchup-bench-data-');
