@@ -8,29 +8,20 @@
  *  2. kill -9 while the POST's answer is on its way: the rerun creates nothing and names the ref
  *     and `--resubmit REF`; with it, the batch is created exactly once more and rendered.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { join } from 'node:path';
-import { BIN, cleanEnv, cli, readJson, serve, tempDir, type SandboxStats, type ServeHandle } from '../helpers/cli.js';
+import { BIN, cleanEnv, cli, readJson, sandboxes, tempDir, type SandboxStats, type ServeHandle } from '../helpers/cli.js';
 import { sandboxBatches } from '../helpers/blurb.js';
 import { settledValue, waitFor } from '../helpers/wait.js';
 import { mulberry32 } from '../../src/sandbox/kit/faults.js';
 import { writeSpecs } from './blurb-case.js';
 
 const TOKEN = 'tok-conformance-blurb-19c4';
-const servers: ServeHandle[] = [];
 const env = () => cleanEnv({ BATCHUP_TOKEN: TOKEN });
 const requestsOf = (s: SandboxStats) => Object.values(s.requests).reduce((a, b) => a + b, 0);
 
-afterAll(async () => {
-  for (const sb of servers) await sb.stop().catch(() => undefined);
-});
-
-async function start(args: string[]): Promise<ServeHandle> {
-  const sb = await serve(['--token', TOKEN, '--render-ms', '1500', ...args]);
-  servers.push(sb);
-  return sb;
-}
+const start = sandboxes(['--token', TOKEN, '--render-ms', '1500']);
 
 /** Batches the sandbox holds per ref. */
 async function createdByRef(sb: ServeHandle): Promise<Map<string, number>> {

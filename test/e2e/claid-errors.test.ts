@@ -5,23 +5,14 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makePng, writePngs } from '../../src/devtools/generate.js';
-import { cleanEnv, cli, readJson, serve, tempDir, type ServeHandle } from '../helpers/cli.js';
+import { cleanEnv, cli, readJson, sandboxes, tempDir, type ServeHandle } from '../helpers/cli.js';
 
 const TOKEN = 'tok-claid-errors-9a2e';
-const servers: ServeHandle[] = [];
 const env = (sb: ServeHandle, token = TOKEN) => cleanEnv({ BATCHUP_TOKEN: token, BATCHUP_ENDPOINT: sb.url, BATCHUP_PROVIDER: 'claid' });
 
-async function start(args: string[] = []): Promise<ServeHandle> {
-  const sb = await serve(['--token', TOKEN, '--process-ms', '1', '--rate-limit', '100;w=1', ...args]);
-  servers.push(sb);
-  return sb;
-}
-
-afterAll(async () => {
-  for (const sb of servers) await sb.stop().catch(() => undefined);
-});
+const start = sandboxes(['--token', TOKEN, '--process-ms', '1', '--rate-limit', '100;w=1']);
 
 describe('a refused API key', () => {
   it('exit 5, and the token is in no output and no manifest', async () => {

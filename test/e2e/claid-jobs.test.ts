@@ -7,25 +7,16 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makePng, writePngs } from '../../src/devtools/generate.js';
-import { BIN, cleanEnv, cli, readJson, serve, tempDir, type ServeHandle } from '../helpers/cli.js';
+import { BIN, cleanEnv, cli, readJson, sandboxes, tempDir, type ServeHandle } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'tok-claid-jobs-3b8f';
-const servers: ServeHandle[] = [];
 const env = (sb: ServeHandle) => cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: sb.url, BATCHUP_PROVIDER: 'claid' });
 const stats = async (sb: ServeHandle) => (await sb.stats()) as any;
 
-async function start(args: string[] = []): Promise<ServeHandle> {
-  const sb = await serve(['--token', TOKEN, '--process-ms', '1', '--rate-limit', '100;w=1', ...args]);
-  servers.push(sb);
-  return sb;
-}
-
-afterAll(async () => {
-  for (const sb of servers) await sb.stop().catch(() => undefined);
-});
+const start = sandboxes(['--token', TOKEN, '--process-ms', '1', '--rate-limit', '100;w=1']);
 
 /** `n` images uploaded with bach: a URL list (its manifest). */
 async function urlList(sb: ServeHandle, dir: string, n: number): Promise<string> {

@@ -10,29 +10,20 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CHECKERS } from '../../src/core/validate/index.js';
 import { sniff } from '../../src/core/validate/sniff.js';
 import { BufferSource } from '../../src/core/validate/source.js';
 import { makePng, writePngs } from '../../src/devtools/generate.js';
 import { claidPolicy } from '../../src/providers/claid/policy.js';
-import { cleanEnv, cli, readJson, serve, tempDir, type ServeHandle } from '../helpers/cli.js';
+import { cleanEnv, cli, readJson, sandboxes, tempDir, type ServeHandle } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'tok-claid-e2e-51d0';
-const servers: ServeHandle[] = [];
 const env = (sb: ServeHandle, extra: Record<string, string> = {}) => cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: sb.url, ...extra });
 const claidRequests = (s: { requests: Record<string, number> }) => Object.entries(s.requests).filter(([k]) => k.startsWith('claid.'));
 
-async function start(args: string[] = []): Promise<ServeHandle> {
-  const sb = await serve(['--token', TOKEN, '--process-ms', '1', ...args]);
-  servers.push(sb);
-  return sb;
-}
-
-afterAll(async () => {
-  for (const sb of servers) await sb.stop().catch(() => undefined);
-});
+const start = sandboxes(['--token', TOKEN, '--process-ms', '1']);
 
 /** Format, width and height from a file's real header. */
 async function header(bytes: Buffer): Promise<{ format?: string; width?: number; height?: number }> {

@@ -3,6 +3,7 @@
  * `batchup serve` sandbox on a free loopback port.
  */
 import { execa, type Options, type Result } from 'execa';
+import { afterAll } from 'vitest';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -76,6 +77,22 @@ export async function serve(args: string[] = [], env?: Record<string, string>): 
 
 export const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 export const sha256File = async (path: string) => sha256(await readFile(path));
+
+/**
+ * Sandboxes for one test file, each started with `base` and its own extra args, all stopped
+ * once the file's tests are done (call at the top level of the file).
+ */
+export function sandboxes(base: string[]): (args?: string[]) => Promise<ServeHandle> {
+  const started: ServeHandle[] = [];
+  afterAll(async () => {
+    for (const sb of started) await sb.stop().catch(() => undefined);
+  });
+  return async (args = []) => {
+    const sb = await serve([...base, ...args]);
+    started.push(sb);
+    return sb;
+  };
+}
 
 export async function readJson<T = any>(path: string): Promise<T> {
   return JSON.parse(await readFile(path, 'utf8')) as T;
