@@ -4,7 +4,8 @@
 //   4 batches of ≤ 300 batchup makes by default), then one status poll per batch until it is done.
 // - batchup upload <dir> with default flags (scan, validation, journal, manifest included).
 // Ratio = curl time / batchup time (goal ≥ 0.8). Also prints the run's own durationMs, so what is
-// spent outside the run (node start-up, module loading, exit) shows.
+// spent outside the run (node start-up, module loading, exit) shows, and batchup with
+// `--mode sync` (curl's own path: multipart submit-with-files) beside it.
 import { spawn } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,9 +59,9 @@ async function curlBaseline(api) {
   return (performance.now() - t0) / 1000;
 }
 
-async function batchup(api, manifest) {
+async function batchup(api, manifest, extra = []) {
   const t0 = performance.now();
-  const out = await run(process.execPath, [BIN, 'upload', imgs, '--endpoint', api, '--manifest', manifest, '--json'], { ...process.env, BATCHUP_TOKEN: TOKEN });
+  const out = await run(process.execPath, [BIN, 'upload', imgs, '--endpoint', api, '--manifest', manifest, '--json', ...extra], { ...process.env, BATCHUP_TOKEN: TOKEN });
   const seconds = (performance.now() - t0) / 1000;
   const summary = out
     .trim()
@@ -84,6 +85,7 @@ try {
   const curls = [];
   const ours = [];
   const runs = [];
+  const syncs = [];
   // One warm-up of each (disk cache, curl and node binaries), not counted.
   await fresh((api) => curlBaseline(api));
   await fresh((api) => batchup(api, join(dir, 'warm.json')));
@@ -94,7 +96,9 @@ try {
       ours.push(r.seconds);
       runs.push(r.runSeconds);
     };
-    for (const step of i % 2 ? [mine, theirs] : [theirs, mine]) await step();
+    // The same path as curl's (multipart submit-with-files): what batchup costs beside the transfer.
+    const sync = async () => syncs.push((await fresh((api) => batchup(api, join(dir, `s${i}.json`), ['--mode', 'sync']))).seconds);
+    for (const step of i % 2 ? [mine, sync, theirs] : [theirs, sync, mine]) await step();
   }
   const fmt = (xs) => xs.map((x) => x.toFixed(2)).join(', ');
   const c = median(curls);
@@ -103,6 +107,8 @@ try {
   console.log(`  curl: ${PARALLEL} parallel -F posts + status polls  ${c.toFixed(2)} s   (${fmt(curls)})`);
   console.log(`  batchup upload (defaults)                ${a.toFixed(2)} s   (${fmt(ours)})`);
   console.log(`  ratio                                    ${(c / a).toFixed(2)} of curl (goal ≥ 0.8); the run's own clock: ${median(runs).toFixed(2)} s`);
+  const s = median(syncs);
+  console.log(`  batchup --mode sync (curl's path)        ${s.toFixed(2)} s   (${fmt(syncs)})   ${(c / s).toFixed(2)} of curl`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
