@@ -61,7 +61,10 @@ async function curlBaseline(api) {
 
 async function batchup(api, manifest, extra = []) {
   const t0 = performance.now();
-  const out = await run(process.execPath, [BIN, 'upload', imgs, '--endpoint', api, '--manifest', manifest, '--json', ...extra], { ...process.env, BATCHUP_TOKEN: TOKEN });
+  const out = await run(process.execPath, [BIN, 'upload', imgs, '--endpoint', api, '--manifest', manifest, '--json', ...extra], {
+    ...process.env,
+    BATCHUP_TOKEN: TOKEN,
+  });
   const seconds = (performance.now() - t0) / 1000;
   const summary = out
     .trim()
