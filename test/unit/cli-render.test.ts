@@ -125,6 +125,17 @@ describe('Stats', () => {
     expect(s.batchesInFlight).toBe(0);
     expect(progressLine(s)).toBe('progress: 2/4 files, 300 B/400 B, 0 batches in flight');
   });
+
+  it('counts a skipped input once, whether its entries are shown after it or not', () => {
+    const s = new Stats();
+    for (const source of ['/a.jpg', '/b.jpg', '/c.jpg']) s.update({ type: 'skip', source, reason: 'unchanged' });
+    expect([s.filesDone, s.count('skipped')]).toEqual([3, 3]);
+    s.update({ type: 'result', entry: { source: '/a.jpg', status: 'skipped', provider: 'bach' } });
+    s.update({ type: 'skip', source: '/d.jpg', reason: 'unchanged' });
+    s.update({ type: 'result', entry: { source: '/d.jpg', status: 'skipped', provider: 'bach' } });
+    s.update({ type: 'reject', rejection: { source: '/e.jpg', rule: 'corrupt', message: 'bad' } });
+    expect([s.filesDone, s.count('skipped'), s.count('rejected')]).toEqual([5, 4, 1]);
+  });
 });
 
 describe('PlainRenderer', () => {
