@@ -56,6 +56,18 @@ export function decideByStat(c: Candidate, state: JournalState, o: DecideOptions
   return { skip: true, entries: entryCount(r) };
 }
 
+/**
+ * For the rerun index: when a later run would stop skipping this input on a stat — its earliest
+ * URL expiry and its refresh window (see {@link refreshWindow}) — or undefined when a run would
+ * not skip it on a stat whatever the time (not done, other parameters, size or mtime moved).
+ */
+export function skipHorizon(c: Candidate, state: JournalState, params: string): { expiry: number; window: number } | undefined {
+  const d = decideByStat(c, state, { force: false, params, now: Number.NEGATIVE_INFINITY });
+  if (d === 'hash' || !d.skip) return undefined;
+  const { expiry, window } = verdict(c.source, state.inputs.get(c.source)!);
+  return { expiry, window };
+}
+
 const entryCount = (r: InputRecord) => (Array.isArray(r.diff) ? r.diff.length : 1);
 
 /** What an input's entries say for a rerun: all uploaded (or skipped), the earliest expiry, the refresh window. */

@@ -16,7 +16,7 @@ import { planBatches } from './batch-stream.js';
 import { mapOrdered, mapPool } from './pool.js';
 import type { AnyProvider, BatchPlan, CheckContext, Screened } from './provider.js';
 import { RunResults } from './results.js';
-import { scan } from './scan.js';
+import { type CandidateList, type ScanResult, scan } from './scan.js';
 import { applyShard } from './shard.js';
 import type { Candidate, Item, Rejection } from './types.js';
 import { validateCandidate } from './validate/index.js';
@@ -31,6 +31,8 @@ export interface Gathered {
   results: RunResults;
   /** Inputs of earlier runs that are gone, whose entries are kept (unless --prune); complete once `batches` is. */
   keptGone: string[];
+  /** This run's inputs, in scan order. */
+  candidates: CandidateList;
 }
 
 export interface GatherContext {
@@ -45,11 +47,13 @@ export interface GatherContext {
   now: () => number;
   /** For the provider's expansion and network checks (no credentials); undefined when it has none. */
   check?: CheckContext;
+  /** The scan, when it is made already (see rerun-index.ts). */
+  scanned?: ScanResult;
 }
 
 export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   const { provider, opts, state, journal, emit } = g;
-  const { candidates, rejections: scanRejections } = applyShard(await scan(opts), opts.shard, opts.cwd);
+  const { candidates, rejections: scanRejections } = applyShard(g.scanned ?? (await scan(opts)), opts.shard, opts.cwd);
   emit({ type: 'scan', candidates: candidates.length });
 
   const results = new RunResults(state);
@@ -197,10 +201,10 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   };
   const left = () => ({ files: leftFiles, bytes: leftBytes });
   const batches = planBatches(validated(), toValidate.length, left, { provider, opts, state, journal, emit, admit });
-  return { batches, results, keptGone };
+  return { batches, results, keptGone, candidates };
 }
 
-const UNCHANGED = 'unchanged since the last upload';
+export const UNCHANGED = 'unchanged since the last upload';
 const REHASHED = 'content unchanged (only the modification time moved)';
 
 /** `a.zip#inner.png` stays while `a.zip` is an input (looked up per `#`, not by scanning every input). */

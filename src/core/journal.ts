@@ -120,6 +120,7 @@ export class Journal {
     readonly dir: string,
     state: JournalState,
     fd: number,
+    private readonly lock: StateLock,
   ) {
     this.state = state;
     this.fd = fd;
@@ -128,14 +129,14 @@ export class Journal {
   /** Read the state without locking or changing anything (dry runs). */
   static async peek(dir: string): Promise<JournalState> {
     const state = new JournalState();
-    readJournal(join(dir, 'journal.jsonl'), (r) => state.fold(r));
+    readJournal(journalFile(dir), (r) => state.fold(r));
     return state;
   }
 
-  static async open(dir: string): Promise<Journal> {
-    await mkdir(dir, { recursive: true });
-    await acquireLock(dir);
-    const file = join(dir, 'journal.jsonl');
+  /** Read and open the journal for a run, under `lock` (taken here when not given). */
+  static async open(dir: string, lock?: StateLock): Promise<Journal> {
+    lock ??= await StateLock.take(dir);
+    const file = journalFile(dir);
     const state = new JournalState();
     const read = readJournal(file, (r) => state.fold(r));
     // Compact (rewrite the folded state) when the journal has grown well past what it holds, so
@@ -143,7 +144,7 @@ export class Journal {
     // would otherwise glue itself onto; and when it was written in an earlier format.
     if (read.torn || state.legacy || read.records > 2 * snapshotSize(state) + 1000) await writeSnapshot(file, state);
     const fd = openSync(file, 'a');
-    const journal = new Journal(dir, state, fd);
+    const journal = new Journal(dir, state, fd, lock);
     if (read.bytes === 0) journal.append({ t: 'v', n: 2 });
     // Not a commit point of its own: the salt only matters once a batch id derived from it is
     // announced, and that commit forces every earlier line to disk with it. (An fsync of a fresh
@@ -201,13 +202,35 @@ export class Journal {
     this.append({ t: 'kv', key, value, ...(untilBatchDone ? { batch: untilBatchDone } : {}) }, true);
   }
 
-  async close(): Promise<void> {
+  /** Flush and close the file; `beforeUnlock` runs once it is on disk, still under the lock (the rerun index). */
+  async close(beforeUnlock?: () => Promise<void>): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled(this.syncing);
-    fsyncSync(this.fd);
-    closeSync(this.fd);
-    await rm(join(this.dir, 'lock'), { force: true });
+    try {
+      await Promise.allSettled(this.syncing);
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      await beforeUnlock?.();
+    } finally {
+      await this.lock.release();
+    }
+  }
+}
+
+export const journalFile = (dir: string) => join(dir, 'journal.jsonl');
+
+/** A state folder held by this run (see acquireLock). */
+export class StateLock {
+  private constructor(readonly dir: string) {}
+
+  static async take(dir: string): Promise<StateLock> {
+    await mkdir(dir, { recursive: true });
+    await acquireLock(dir);
+    return new StateLock(dir);
+  }
+
+  release(): Promise<void> {
+    return rm(join(this.dir, 'lock'), { force: true });
   }
 }
 

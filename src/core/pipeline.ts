@@ -23,8 +23,10 @@ import { Downloader } from './download.js';
 import { sha256File } from './incremental.js';
 import { gatherInputs } from './inputs.js';
 import { type Fingerprint, type InputResult, ordered } from './journal-codec.js';
-import { Journal, defaultStateDir, type JournalState } from './journal.js';
-import { MANIFEST_VERSION, writeManifestStream, type ManifestEntry } from './manifest.js';
+import { Journal, StateLock, defaultStateDir, type JournalState } from './journal.js';
+import { manifestHead, runSummary, writeManifestStream, type ManifestEntry } from './manifest.js';
+import { type RerunContext, dropIndex, quickRerun, recordRerun } from './rerun-index.js';
+import type { CandidateList, ScanResult } from './scan.js';
 import { formatBytes } from './text.js';
 import { DEFAULT_MAX_MEMORY, MemoryBudget } from './memory.js';
 import { checkTemplate } from './naming.js';
@@ -55,29 +57,45 @@ export async function runUpload<O>(
   const manifestPath = resolve(opts.cwd, opts.manifestPath);
   const stateDir = opts.stateDir ? resolve(opts.cwd, opts.stateDir) : defaultStateDir(manifestPath, provider.name, opts.endpoint);
 
-  // A dry run only reads the journal; a real run locks it for its whole duration.
-  const journal = opts.dryRun ? undefined : await Journal.open(stateDir);
+  const rerun: RerunContext = { provider, opts, params, manifestPath, stateDir };
+  // A dry run only reads the journal; a real run locks the state for its whole duration.
+  const lock = opts.dryRun ? undefined : await StateLock.take(stateDir);
+  let journal: Journal | undefined;
+  // Set once the run is complete: what the rerun index is made of.
+  let complete: { candidates: CandidateList; summary: RunSummary } | undefined;
   try {
+    let scanned: ScanResult | undefined;
+    if (lock) {
+      const quick = await quickRerun({ ...rerun, emit, now, started, signal });
+      if (quick.summary) return quick.summary;
+      scanned = quick.scanned;
+      await dropIndex(stateDir);
+      journal = await Journal.open(stateDir, lock);
+    }
     const state = journal?.state ?? (await Journal.peek(stateDir));
-    return await run(state);
+    return await run(state, scanned);
   } finally {
-    await journal?.close();
+    const done = complete;
+    // The index describes the journal as closed (on disk), so it is written after, under the lock; it is only a cache.
+    if (journal) await journal.close(async () => void (done && (await recordRerun(rerun, journal!.state, done.candidates, done.summary).catch(() => {}))));
+    else await lock?.release();
   }
 
-  async function run(state: JournalState): Promise<RunSummary> {
+  async function run(state: JournalState, scanned: ScanResult | undefined): Promise<RunSummary> {
     // Checks and downloads go to other origins: an Http without credentials, made only when needed.
     const plainHttp = provider.expand || provider.check || opts.downloadDir ? new Http({ timeoutMs: opts.timeoutMs, connections: 8, now }) : undefined;
     try {
-      return await transfer(state, plainHttp);
+      return await transfer(state, plainHttp, scanned);
     } finally {
       await plainHttp?.close().catch(() => {});
     }
   }
 
-  async function transfer(state: JournalState, plainHttp: Http | undefined): Promise<RunSummary> {
+  async function transfer(state: JournalState, plainHttp: Http | undefined, scanned: ScanResult | undefined): Promise<RunSummary> {
     const checkSignal = signal ?? new AbortController().signal;
     const check = plainHttp && { http: plainHttp, options: providerOptions, signal: checkSignal, cwd: opts.cwd, concurrency: Math.max(4, opts.concurrency) };
-    const { batches, results, keptGone } = await gatherInputs({ provider, providerOptions, params, opts, state, journal, emit, now, check });
+    const gathered = await gatherInputs({ provider, providerOptions, params, opts, state, journal, emit, now, check, scanned });
+    const { batches, results, keptGone } = gathered;
 
     // Bytes of file content this run really sent: the furthest each file's body got, less what
     // the server already had; per file while its batch runs, then added up.
@@ -98,15 +116,15 @@ export async function runUpload<O>(
     };
     let interrupted = false;
     let downloadFailures = 0;
-    const summary = (): RunSummary => ({
-      ...results.counts,
-      ...(downloadFailures ? { downloadFailures } : {}),
-      bytes: bytes(),
-      durationMs: now() - started,
-      manifestPath: opts.dryRun ? undefined : manifestPath,
-      interrupted,
-      dryRun: opts.dryRun,
-    });
+    const summary = (): RunSummary =>
+      runSummary(results.counts, {
+        downloadFailures,
+        bytes: bytes(),
+        durationMs: now() - started,
+        manifestPath: opts.dryRun ? undefined : manifestPath,
+        interrupted,
+        dryRun: opts.dryRun,
+      });
 
     if (opts.dryRun) {
       for await (const _ of batches); // validates and plans everything (the plan event shows it)
@@ -126,19 +144,15 @@ export async function runUpload<O>(
     let lastWriteEnd = 0;
     const writeManifest = async () => {
       const t0 = performance.now();
-      const { manifestPath: _p, ...s } = summary();
-      const head = {
-        version: MANIFEST_VERSION,
-        tool: 'batchup' as const,
+      const head = manifestHead({
         provider: provider.name,
         endpoint: opts.endpoint,
         createdAt,
         updatedAt: new Date(now()).toISOString(),
-        summary: s,
-        // Which shard this is, in every write (a merge tells a missing shard by it).
-        ...(opts.shard ? { shard: { index: opts.shard.index, total: opts.shard.total } } : {}),
-        ...extra,
-      };
+        summary: summary(),
+        shard: opts.shard,
+        extra,
+      });
       await writeManifestStream(manifestPath, head, all());
       lastWriteEnd = performance.now();
       lastWriteMs = lastWriteEnd - t0;
@@ -288,6 +302,8 @@ export async function runUpload<O>(
     const s = summary();
     emit({ type: 'summary', summary: s });
     if (fatal) throw fatal;
+    // Complete: a rerun that finds everything as it is now skips it all (rerun-index.ts).
+    if (!interrupted && !keptGone.length && !s.rejected && !s.failed) complete = { candidates: gathered.candidates, summary: s };
     return s;
 
     async function runOne(providerRun: ProviderRun, batch: BatchPlan): Promise<void> {

@@ -3,6 +3,7 @@
  * stable, de-duplicated list of candidates. Only stats files; never reads their content.
  * A path that does not exist becomes a rejection, not a crash.
  */
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { stat, readFile } from 'node:fs/promises';
 import { resolve, isAbsolute } from 'node:path';
@@ -54,6 +55,25 @@ export class CandidateList {
 
   map<T>(f: (c: Candidate, i: number) => T): T[] {
     return Array.from({ length: this.length }, (_, i) => f(this.at(i), i));
+  }
+
+  /**
+   * A digest of every input in order — kind, source and, for a file, its size and mtime — so a
+   * rerun can tell its inputs are the ones an earlier run saw without keeping their list (NUL
+   * separates fields: no path or URL holds one). Hashed in ~64 KB pieces, not a call a file.
+   */
+  digest(): string {
+    const h = createHash('sha256');
+    let text = '';
+    for (let i = 0; i < this.paths.length; i++) {
+      text += `file\0${this.paths[i]}\0${this.sizes[i]}\0${this.mtimes[i]}\0`;
+      if (text.length >= 1 << 16) {
+        h.update(text);
+        text = '';
+      }
+    }
+    for (const c of this.others) text += `${c.kind}\0${c.source}\0`;
+    return h.update(text).digest('hex');
   }
 
   /** The inputs `keep` says yes to, each with its scan order. */

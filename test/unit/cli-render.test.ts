@@ -136,6 +136,17 @@ describe('Stats', () => {
     const files = describeEvent({ type: 'batch-start', batchId: 'b1', mode: 'async', files: 2, bytes: 2048 }, (_c, t) => t, new Set());
     expect(files.map((l) => l.text)).toEqual(['batch b1: uploading 2 files (2.0 kB, async)']);
   });
+
+  it('counts a skipped input once, whether its entries are shown after it or not', () => {
+    const s = new Stats();
+    for (const source of ['/a.jpg', '/b.jpg', '/c.jpg']) s.update({ type: 'skip', source, reason: 'unchanged' });
+    expect([s.filesDone, s.count('skipped')]).toEqual([3, 3]);
+    s.update({ type: 'result', entry: { source: '/a.jpg', status: 'skipped', provider: 'bach' } });
+    s.update({ type: 'skip', source: '/d.jpg', reason: 'unchanged' });
+    s.update({ type: 'result', entry: { source: '/d.jpg', status: 'skipped', provider: 'bach' } });
+    s.update({ type: 'reject', rejection: { source: '/e.jpg', rule: 'corrupt', message: 'bad' } });
+    expect([s.filesDone, s.count('skipped'), s.count('rejected')]).toEqual([5, 4, 1]);
+  });
 });
 
 describe('PlainRenderer', () => {

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +23,21 @@ describe('scan', () => {
     expect(candidates.map((c) => c.source.slice(dir.length + 1))).toEqual(['A.png', 'a/b/c.gif', 'a/z.jpg', 'b.png']);
     expect(candidates.map((c) => c.order)).toEqual([0, 1, 2, 3]);
     expect(candidates.at(0).size).toBe('A.png'.length);
+  });
+
+  it('a plain folder is walked as globby finds it: the same files in the same order, links followed once', async () => {
+    const dir = await tree(['a.png', 'a/x.png', 'a-b.png', 'a b/y.png', 'b/.h/z.png', 'b/c.png', '.top/q.png', 'Z.png', 'é.png', 'z/deep/er/f.png']);
+    await symlink(join(dir, 'a.png'), join(dir, 'link.png'));
+    await symlink(join(dir, 'z'), join(dir, 'a/zlink'));
+    await symlink(join(dir, 'gone.png'), join(dir, 'broken.png'));
+    const walked = await scan({ paths: [dir], cwd: dir });
+    const globbed = await scan({ paths: [dir], include: ['**/*'], cwd: dir });
+    const rows = (r: typeof walked) => r.candidates.map((c) => [c.source.slice(dir.length + 1), c.size, c.mtimeMs]);
+    expect(rows(walked)).toEqual(rows(globbed));
+    expect(rows(walked).map((r) => r[0])).toContain('a/zlink/deep/er/f.png');
+    // A link back up the tree (globby would follow it round) is not entered.
+    await symlink(dir, join(dir, 'z/loop'));
+    expect(rows(await scan({ paths: [dir], cwd: dir }))).toEqual(rows(walked));
   });
 
   it('applies include/exclude patterns and an ignore file', async () => {
