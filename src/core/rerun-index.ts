@@ -30,6 +30,7 @@ import { type EntryRewrite, MANIFEST_VERSION, type Staged, copyManifest, manifes
 import type { UploadOptions } from './options.js';
 import type { AnyProvider } from './provider.js';
 import { type CandidateList, type ScanResult, scan } from './scan.js';
+import { applyShard } from './shard.js';
 
 const INDEX_FORMAT = 1;
 const indexFile = (dir: string) => join(dir, 'rerun.json');
@@ -71,6 +72,7 @@ export function rerunKey(c: RerunContext): string {
     c.params,
     c.manifestPath,
     c.opts.nameTemplate ?? null,
+    c.opts.shard ? `${c.opts.shard.index}/${c.opts.shard.total}` : null,
   ]);
 }
 
@@ -140,7 +142,7 @@ export async function recordRerun(
   candidates: CandidateList,
   counts: { uploaded: number; skipped: number },
 ): Promise<void> {
-  if (c.opts.shard || c.provider.expand || state.pending.size) return;
+  if (c.provider.expand || state.pending.size) return;
   let done = 0;
   for (const r of state.inputs.values()) if (r.group) done++;
   if (done !== candidates.length) return; // inputs gone (kept in the manifest)
@@ -185,8 +187,8 @@ export interface QuickContext extends RerunContext {
  */
 export async function quickRerun(q: QuickContext): Promise<{ summary?: RunSummary; scanned?: ScanResult }> {
   const { opts, now } = q;
-  // What the normal path would do more than skip: show each entry, upload, forget, download, expand inputs; a shard (its scan is filtered: not done here).
-  if (opts.dryRun || opts.force || opts.prune || !opts.quietSkips || opts.downloadDir || opts.shard || q.provider.expand) return {};
+  // What the normal path would do more than skip: show each entry, upload, forget, download, expand inputs.
+  if (opts.dryRun || opts.force || opts.prune || !opts.quietSkips || opts.downloadDir || q.provider.expand) return {};
   const index = await readIndex(q.stateDir);
   if (!index) return {};
   const here = {
@@ -198,7 +200,9 @@ export async function quickRerun(q: QuickContext): Promise<{ summary?: RunSummar
   };
   if (mismatch(index, here)) return {};
   const scanned = await scan(opts);
-  if (!sameInputs(index, scanned) || q.signal?.aborted) return { scanned };
+  // A shard's inputs, as the normal path takes them (it filters the same scan itself).
+  const mine = applyShard(scanned, opts.shard, opts.cwd);
+  if (!sameInputs(index, mine) || q.signal?.aborted) return { scanned };
 
   const counts = { uploaded: 0, skipped: index.entries, rejected: 0, failed: 0 };
   const summary = () => runSummary(counts, { bytes: 0, durationMs: now() - q.started, manifestPath: q.manifestPath, interrupted: false, dryRun: false });
@@ -208,6 +212,7 @@ export async function quickRerun(q: QuickContext): Promise<{ summary?: RunSummar
     createdAt: new Date(q.started).toISOString(),
     updatedAt: new Date(now()).toISOString(),
     summary: summary(),
+    shard: opts.shard,
   });
   let staged: Staged;
   try {
@@ -218,7 +223,7 @@ export async function quickRerun(q: QuickContext): Promise<{ summary?: RunSummar
   }
 
   // The events of a normal rerun that skips every input.
-  const { candidates } = scanned;
+  const { candidates } = mine;
   q.emit({ type: 'scan', candidates: candidates.length });
   for (let i = 0; i < candidates.length; i++) q.emit({ type: 'skip', source: candidates.source(i), reason: UNCHANGED });
   q.emit({ type: 'plan', provider: q.provider.name, dryRun: false, batches: [] });

@@ -103,6 +103,32 @@ describe('rerun index', () => {
     expect((await parts(t.manifest)).entries).toBe(slow.entries);
   });
 
+  it('a shard (--shard K/N) keeps its own index: its unchanged rerun is the quick one, its manifest still names the shard', async () => {
+    const dir = await tempDir();
+    const tree = join(dir, 'tree');
+    await writePngs(tree, 30, { seedBase: 725_000 });
+    const env = cleanEnv({ BATCHUP_TOKEN: TOKEN, BATCHUP_ENDPOINT: sandbox.bach });
+    const opens = join(dir, 'opens.json');
+    const watch = { NODE_OPTIONS: `--import=${join(ROOT, 'test/helpers/count-opens.mjs')}`, BATCHUP_TEST_WATCH_DIR: dir, BATCHUP_TEST_OPENS_OUT: opens };
+    const shard = (extra: Record<string, string> = {}) =>
+      cli(['upload', tree, '--shard', '2/3', '--manifest', join(dir, 'm2.json')], { env: { ...env, ...extra } });
+    const first = await shard();
+    expect(first.exitCode, first.stderr).toBe(0);
+    const firstManifest = await readJson(join(dir, 'm2.json'));
+    expect(firstManifest.entries.length).toBeGreaterThan(0);
+    expect(firstManifest.entries.length).toBeLessThan(30);
+    const before = await uploadRequests();
+    const again = await shard(watch);
+    expect(again.exitCode, again.stderr).toBe(0);
+    const opened: string[] = JSON.parse(await readFile(opens, 'utf8'));
+    expect(opened.some((p) => p.endsWith('journal.jsonl'))).toBe(false);
+    expect(await uploadRequests()).toBe(before);
+    const m = await readJson(join(dir, 'm2.json'));
+    expect(m.shard).toEqual({ index: 2, total: 3 });
+    expect(m.entries.map((e: { source: string }) => e.source)).toEqual(firstManifest.entries.map((e: { source: string }) => e.source));
+    expect(m.summary).toMatchObject({ uploaded: 0, skipped: firstManifest.entries.length });
+  });
+
   it('the plain output and the log file say what a normal rerun says', async () => {
     const t = await uploaded(3);
     const log = join(t.dir, 'run.log');
