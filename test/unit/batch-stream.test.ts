@@ -6,18 +6,10 @@ import type { UploadOptions } from '../../src/core/options.js';
 import { forEachPool, mapOrdered } from '../../src/core/pool.js';
 import type { AnyProvider, BatchPlan } from '../../src/core/provider.js';
 import type { Item } from '../../src/core/types.js';
+import { pngItems } from '../helpers/items.js';
 import { bach as bachProvider } from '../../src/providers/bach/index.js';
 
-const files = (n: number, start = 0): Item[] =>
-  Array.from({ length: n }, (_, i) => ({
-    source: `/d/${start + i}.png`,
-    kind: 'file' as const,
-    path: `/d/${start + i}.png`,
-    order: start + i,
-    name: `${start + i}.png`,
-    size: 100,
-    format: 'png',
-  }));
+const files = pngItems;
 
 async function* stream<T>(list: T[], log?: string[]): AsyncGenerator<T> {
   for (const [i, x] of list.entries()) {

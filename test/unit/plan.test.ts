@@ -2,18 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { splitEvenly, derivedBatchId } from '../../src/core/plan.js';
 import { planBach } from '../../src/providers/bach/plan.js';
 import type { Item } from '../../src/core/types.js';
+import { pngItems } from '../helpers/items.js';
 import { remoteName, checkTemplate } from '../../src/core/naming.js';
 
-const files = (n: number, start = 0): Item[] =>
-  Array.from({ length: n }, (_, i) => ({
-    source: `/d/${start + i}.png`,
-    kind: 'file' as const,
-    path: `/d/${start + i}.png`,
-    order: start + i,
-    name: `${start + i}.png`,
-    size: 100,
-    format: 'png',
-  }));
+const files = pngItems;
 const zip = (order: number, images: number): Item => ({
   source: `/d/z${order}.zip`,
   kind: 'file',
