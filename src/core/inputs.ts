@@ -126,18 +126,25 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   // pool. What is left to validate is kept as positions in the list (a candidate is made when its turn comes).
   const toValidate: number[] = [];
   const toHash: number[] = [];
+  // What is still to validate (its size on disk), for progress totals while the run plans as it validates.
+  let leftBytes = 0;
+  const validate = (c: Candidate, i: number) => {
+    toValidate.push(i);
+    leftBytes += c.size ?? 0;
+  };
   for (let i = 0; i < candidates.length; i++) {
     const c = candidates.at(i);
     if (!takes.has(c.kind)) unsupported(c);
-    else if (provider.expand) toValidate.push(i);
+    else if (provider.expand) validate(c, i);
     else {
       const d = decideByStat(c, state, decideOpts);
       if (d === 'hash') toHash.push(i);
-      else if (!skipped(c, d)) toValidate.push(i);
+      else if (!skipped(c, d)) validate(c, i);
     }
   }
   await mapPool(toHash, VALIDATE_CONCURRENCY, async (i) => {
-    if (!(await skipIfDone(candidates.at(i)))) toValidate.push(i);
+    const c = candidates.at(i);
+    if (!(await skipIfDone(c))) validate(c, i);
   });
   if (toHash.length) toValidate.sort((a, b) => a - b);
 
@@ -155,10 +162,7 @@ export async function gatherInputs(g: GatherContext): Promise<Gathered> {
   };
   if (!provider.expand) findGone();
 
-  // What is still to validate, for progress totals while the run plans as it validates.
   let leftFiles = toValidate.length;
-  let leftBytes = 0;
-  for (const i of toValidate) leftBytes += candidates.at(i).size ?? 0;
   const validated = async function* (): AsyncGenerator<Item> {
     for await (const out of mapOrdered(toValidate, VALIDATE_CONCURRENCY, (i) => validateOne(candidates.at(i)))) {
       leftFiles--;

@@ -291,6 +291,7 @@ export async function copyManifest(path: string, head: Omit<Manifest, 'entries'>
     await input.close();
   }
 }
+
 export async function readManifest(path: string): Promise<Manifest> {
   const data = JSON.parse(await readFile(path, 'utf8')) as Manifest;
   if (typeof data !== 'object' || data === null || !Array.isArray(data.entries) || typeof data.version !== 'number') {
