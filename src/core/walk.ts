@@ -43,27 +43,21 @@ function walk(dir: string, ancestors: string[], onFile: OnFile): void {
   const ids: string[] = [];
   for (const d of dirents) {
     if (d.name.charCodeAt(0) === 46) continue; // '.'
-    if (d.isDirectory()) {
-      keys.push(`${d.name}/`);
-      kinds.push(FOLDER);
-      ids.push('');
-    } else if (d.isFile()) {
-      keys.push(d.name);
-      kinds.push(FILE);
-      ids.push('');
-    } else if (d.isSymbolicLink()) {
+    let kind: number;
+    let id = '';
+    if (d.isDirectory()) kind = FOLDER;
+    else if (d.isFile()) kind = FILE;
+    else if (d.isSymbolicLink()) {
       const st = statSync(`${dir}/${d.name}`, { throwIfNoEntry: false });
-      if (!st) continue; // a broken link, or gone
-      if (st.isDirectory()) {
-        keys.push(`${d.name}/`);
-        kinds.push(FOLDER);
-        ids.push(`${st.dev}:${st.ino}`);
-      } else if (st.isFile()) {
-        keys.push(d.name);
-        kinds.push(FILE);
-        ids.push('');
-      } else continue;
+      if (st?.isDirectory()) {
+        kind = FOLDER;
+        id = `${st.dev}:${st.ino}`;
+      } else if (st?.isFile()) kind = FILE;
+      else continue; // a broken link, gone, or neither
     } else continue;
+    keys.push(kind === FOLDER ? `${d.name}/` : d.name);
+    kinds.push(kind);
+    ids.push(id);
     names.push(d.name);
   }
   dirents = [];
