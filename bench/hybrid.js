@@ -1,7 +1,10 @@
 // Large videos through hybrid, in one run against `batchup serve`:
 // 1. 1 GiB: `batchup upload --provider hybrid` vs one `curl -T` of the same file to the sandbox's
 //    raw PUT endpoint (the same streaming write path the part PUTs use). Ratio = curl time /
-//    batchup time (goal ≥ 0.9: batchup at least 90% of curl's throughput).
+//    batchup time (goal ≥ 0.9: batchup at least 90% of curl's throughput). Beside them, the same PUT
+//    from a minimal Node client (bench/baselines/node-put.js: node:http, a file stream, no hash),
+//    Node's own floor for this transfer, and the time Node takes to sha256 the file (the integrity
+//    digest batchup computes and curl does not).
 // 2. Peak RSS of the CLI (/usr/bin/time -f %M) for 1 GiB vs 4 GiB (flat).
 // 3. 1 GiB + 2 × 200 MiB in one command, against a clean sandbox and one with 15 % faults (API
 //    and part PUTs: 5xx, 429, resets, bodies cut off halfway) and presigned URLs that expire
@@ -15,7 +18,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, QUICK, median, startServe, timed, tmp } from './lib.js';
+import { BIN, QUICK, ROOT, median, startServe, timed, tmp } from './lib.js';
 import { writeMp4 } from '../dist/devtools/video.js';
 
 const MiB = 1024 * 1024;
@@ -99,6 +102,7 @@ try {
   const ours = [];
   const runs = [];
   const curls = [];
+  const nodes = [];
   const rss1 = [];
   for (let run = 0; run < RUNS; run++) {
     const theirs = async () =>
@@ -109,8 +113,16 @@ try {
       runs.push(r.runSeconds);
       if (r.rssMb !== undefined) rss1.push(r.rssMb);
     };
-    for (const step of run % 2 ? [mine, theirs] : [theirs, mine]) await step();
+    const floor = async () =>
+      nodes.push(
+        await withServe((box) => timed(process.execPath, [join(ROOT, 'bench', 'baselines', 'node-put.js'), one, `${box.url}/_sandbox/hybrid/raw/one-gib.mp4`])),
+      );
+    for (const step of run % 2 ? [mine, floor, theirs] : [theirs, floor, mine]) await step();
   }
+  const hashCpu = process.cpuUsage();
+  await sha(one);
+  const { user, system } = process.cpuUsage(hashCpu);
+  const hashSecs = (user + system) / 1e6;
   const a = median(ours);
   const c = median(curls);
   console.log(`hybrid ${BIG_NAME}, median of ${RUNS} runs (a fresh sandbox each)`);
@@ -119,6 +131,11 @@ try {
   console.log(`  throughput ratio          ${(c / a).toFixed(2)} of curl (goal ≥ 0.9), end to end`);
   const t = median(runs);
   console.log(`  without process start     ${t.toFixed(2)} s  ${(BIG / MiB / t).toFixed(0)} MiB/s: ${(c / t).toFixed(2)} of curl (the run's own durationMs)`);
+  const n = median(nodes);
+  console.log(
+    `  minimal Node PUT (floor)  ${n.toFixed(2)} s  ${(BIG / MiB / n).toFixed(0)} MiB/s   (${nodes.map((x) => x.toFixed(2)).join(', ')}): ${(c / n).toFixed(2)} of curl`,
+  );
+  console.log(`  sha256 of the file          ${hashSecs.toFixed(2)} s of CPU in Node (the integrity digest batchup computes on its hashing thread, curl none)`);
 
   // 2. peak RSS, 1 GiB vs 4 GiB
   if (!QUICK) {

@@ -5,11 +5,13 @@
 // - batchup upload <dir> with default flags (scan, validation, journal, manifest included).
 // Ratio = curl time / batchup time (goal ≥ 0.8). Also prints the run's own durationMs, so what is
 // spent outside the run (node start-up, module loading, exit) shows, and batchup with
-// `--mode sync` (curl's own path: multipart submit-with-files) beside it.
+// `--mode sync` (curl's own path: multipart submit-with-files) beside it, and the same posts and
+// polls as curl's written as a minimal Node client (bench/baselines/node-ingest.js: built-in fetch
+// and FormData, nothing else): what Node itself costs for this work, the floor of any Node client.
 import { spawn } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, QUICK, median, startServe, tmp } from './lib.js';
+import { BIN, QUICK, ROOT, median, startServe, tmp } from './lib.js';
 import { writePngs } from '../dist/devtools/generate.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 1000);
@@ -59,6 +61,13 @@ async function curlBaseline(api) {
   return (performance.now() - t0) / 1000;
 }
 
+/** The same work as curlBaseline, as a minimal Node client. */
+async function nodeBaseline(api) {
+  const t0 = performance.now();
+  await run(process.execPath, [join(ROOT, 'bench', 'baselines', 'node-ingest.js'), api, String(PARALLEL), ...files], { ...process.env, BENCH_TOKEN: TOKEN });
+  return (performance.now() - t0) / 1000;
+}
+
 async function batchup(api, manifest, extra = []) {
   const t0 = performance.now();
   const out = await run(process.execPath, [BIN, 'upload', imgs, '--endpoint', api, '--manifest', manifest, '--json', ...extra], {
@@ -89,9 +98,11 @@ try {
   const ours = [];
   const runs = [];
   const syncs = [];
+  const nodes = [];
   // One warm-up of each (disk cache, curl and node binaries), not counted.
   await fresh((api) => curlBaseline(api));
   await fresh((api) => batchup(api, join(dir, 'warm.json')));
+  await fresh((api) => nodeBaseline(api));
   for (let i = 0; i < RUNS; i++) {
     const theirs = async () => curls.push(await fresh((api) => curlBaseline(api)));
     const mine = async () => {
@@ -101,7 +112,8 @@ try {
     };
     // The same path as curl's (multipart submit-with-files): what batchup costs beside the transfer.
     const sync = async () => syncs.push((await fresh((api) => batchup(api, join(dir, `s${i}.json`), ['--mode', 'sync']))).seconds);
-    for (const step of i % 2 ? [mine, sync, theirs] : [theirs, sync, mine]) await step();
+    const floor = async () => nodes.push(await fresh((api) => nodeBaseline(api)));
+    for (const step of i % 2 ? [mine, floor, sync, theirs] : [theirs, sync, floor, mine]) await step();
   }
   const fmt = (xs) => xs.map((x) => x.toFixed(2)).join(', ');
   const c = median(curls);
@@ -112,6 +124,10 @@ try {
   console.log(`  ratio                                    ${(c / a).toFixed(2)} of curl (goal ≥ 0.8); the run's own clock: ${median(runs).toFixed(2)} s`);
   const s = median(syncs);
   console.log(`  batchup --mode sync (curl's path)        ${s.toFixed(2)} s   (${fmt(syncs)})   ${(c / s).toFixed(2)} of curl`);
+  const n = median(nodes);
+  console.log(
+    `  minimal Node client (fetch + FormData)   ${n.toFixed(2)} s   (${fmt(nodes)})   ${(c / n).toFixed(2)} of curl: the Node floor; batchup ${(n / a).toFixed(2)}× its speed`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

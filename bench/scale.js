@@ -3,18 +3,20 @@
 //   dry run (`upload TREE --dry-run`)        vs `find TREE -type f -exec cat {} + >/dev/null` (goal ≤ 1.2×)
 //   its peak RSS                             (goal ≤ 150 MB at 100k; ≤ 0.5 KB more per extra file)
 //   first upload to `batchup serve`          time and peak RSS
-//   nightly rerun over the unchanged tree    vs `find TREE -type f -printf '%s %T@\n'` (goal ≤ 2×)
+//   nightly rerun over the unchanged tree    vs `find TREE -type f -printf '%s %T@\n'` (goal ≤ 2×), and
+//                                            vs the Node floor (a bare readdir + stat walk)
 // Peak RSS from /usr/bin/time. `--quick`: 10,000 files and no upload. BENCH_COUNT sets the count;
 // BENCH_TREE keeps the tree in that folder (made once, reused by later runs).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, startServe, tmp } from './lib.js';
+import { BIN, ROOT, median, startServe, tmp } from './lib.js';
 import { makePng } from '../dist/devtools/generate.js';
 
 const quick = process.argv.includes('--quick');
 const COUNT = Number(process.env.BENCH_COUNT ?? (quick ? 10_000 : 100_000));
 const PER_FOLDER = 1000;
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const TOKEN = 'bench-token';
 
 /** A tree of `count` distinct ~6 KB PNGs, made once per folder (`.complete` marks a finished one). */
@@ -63,11 +65,27 @@ if (!quick) {
   const args = [BIN, 'upload', root, '--endpoint', `${box.url}/api/vdr`, '--manifest', join(work, 'm.json'), '--quiet'];
   try {
     const first = measure(process.execPath, args, env);
-    const printf = sh(`find '${root}' -type f -printf '%s %T@\\n' >/dev/null`);
-    const rerun = measure(process.execPath, args, env);
     console.log(`  first upload (sandbox)             ${fmt(first)}`);
-    console.log(`  find -printf size mtime (baseline) ${fmt(printf)}`);
-    console.log(`  nightly rerun, nothing changed     ${fmt(rerun)}   ${ratio(rerun, printf)} the baseline (goal ≤ 2×)`);
+    // The first rerun marks every entry skipped; the ones after it are the nightly case. Each
+    // round measures find, the Node floor (bench/baselines/node-walk.js: readdir + stat of every
+    // file and nothing else) and batchup, in turn.
+    measure(process.execPath, args, env);
+    const rounds = { printf: [], walk: [], rerun: [] };
+    for (let i = 0; i < RUNS; i++) {
+      rounds.printf.push(sh(`find '${root}' -type f -printf '%s %T@\\n' >/dev/null`));
+      rounds.walk.push(measure(process.execPath, [join(ROOT, 'bench', 'baselines', 'node-walk.js'), root]));
+      rounds.rerun.push(measure(process.execPath, args, env));
+    }
+    const [printf, walk, rerun] = [rounds.printf, rounds.walk, rounds.rerun].map((ms) => ({
+      secs: median(ms.map((m) => m.secs)),
+      mb: Math.max(...ms.map((m) => m.mb)),
+    }));
+    console.log(`  nightly rerun, nothing changed: medians of ${RUNS} rounds`);
+    console.log(`    find -printf size mtime (baseline) ${fmt(printf)}`);
+    console.log(`    Node floor: readdir + stat         ${fmt(walk)}   ${ratio(walk, printf)} the baseline`);
+    console.log(
+      `    batchup upload (rerun)             ${fmt(rerun)}   ${ratio(rerun, printf)} the baseline (goal ≤ 2×), ${ratio(rerun, walk)} the Node floor`,
+    );
   } finally {
     await box.stop();
     rmSync(box.data, { recursive: true, force: true });
