@@ -28,14 +28,22 @@ const HEAD_BYTES = 64;
 const MEM_BYTES = 256 * 1024;
 
 /**
- * Until a write stream drains or closes. The losing listener is removed each time: a long body
+ * Until a write stream drains, closes or fails. Both listeners go once either fires: a long body
  * waits for 'drain' hundreds of times, and leftover listeners pile up (and cost on every emit).
+ * Plain listeners rather than an aborted `once()`: each abort made an AbortError with its stack.
  */
-export async function drainOrClose(ws: Writable): Promise<void> {
-  const ac = new AbortController();
-  const wait = (ev: string) => once(ws, ev, { signal: ac.signal }).catch(() => undefined);
-  await Promise.race([wait('drain'), wait('close')]);
-  ac.abort();
+export function drainOrClose(ws: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      ws.off('drain', done);
+      ws.off('close', done);
+      ws.off('error', done);
+      resolve();
+    };
+    ws.on('drain', done);
+    ws.on('close', done);
+    ws.on('error', done);
+  });
 }
 
 /** Streams bytes to a temp file with a running sha256; past `limit` it only counts. */
