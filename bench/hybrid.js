@@ -3,7 +3,7 @@
 //    raw PUT endpoint (the same streaming write path the part PUTs use). Ratio = curl time /
 //    batchup time (goal ≥ 0.9: batchup at least 90% of curl's throughput). Beside them, the same PUT
 //    from a minimal Node client (bench/baselines/node-put.js: node:http, a file stream, no hash),
-//    Node's own floor for this transfer, and the time Node takes to sha256 the file (the integrity
+//    Node's own floor for this transfer, and the CPU time Node takes to sha256 the file (the integrity
 //    digest batchup computes and curl does not).
 // 2. Peak RSS of the CLI (/usr/bin/time -f %M) for 1 GiB vs 4 GiB (flat).
 // 3. 1 GiB + 2 × 200 MiB in one command, against a clean sandbox and one with 15 % faults (API
