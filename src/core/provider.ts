@@ -80,7 +80,9 @@ export interface Capabilities {
   rateLimitHeaders?: boolean;
   /**
    * Its batches are independent and hold at most this many inputs: the pipeline then plans them
-   * while it validates, a window at a time (batch-stream.ts). Without it, the run is planned once.
+   * while it validates, a window at a time (batch-stream.ts), and `screen` and `check` see one
+   * window at a time too. Without it, the run is planned once, over the whole set (a provider
+   * whose screen needs every input, as aihub's unique names do, declares none).
    */
   batchLimit?: number;
 }
